@@ -1,0 +1,39 @@
+using Flywheel.AppHost;
+using Flywheel.AppHost.Infrastructure;
+using Flywheel.Contracts;
+using Microsoft.Extensions.Configuration;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+var infra = builder.AddFlywheelInfrastructure();
+
+var migrator = builder.AddProject<Projects.Flywheel_Migrator>(ResourceNames.Migrator)
+    .Uses(infra.Database)
+    .Uses(infra.Artifacts);
+
+var registry = builder.AddService<Projects.Flywheel_Registry>(ResourceNames.Registry, migrator)
+    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);
+
+var inference = builder.AddService<Projects.Flywheel_Inference>(ResourceNames.Inference, migrator)
+    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);
+
+builder.AddService<Projects.Flywheel_Orchestrator>(ResourceNames.Orchestrator, migrator)
+    .Uses(infra.Database).Uses(infra.MessageBus);
+
+builder.AddService<Projects.Flywheel_Trainer>(ResourceNames.Trainer, migrator)
+    .Uses(infra.Database).Uses(infra.MessageBus).Uses(infra.Artifacts);
+
+builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNames.DriftMonitor, migrator)
+    .Uses(infra.Database).Uses(infra.MessageBus);
+
+var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
+    .WithReference(registry).WaitFor(registry);
+
+builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
+    .Uses(infra.OnlineStore)
+    .WithReference(registry).WaitFor(registry)
+    .WithReference(inference).WaitFor(inference)
+    .WithReference(console).WaitFor(console)
+    .WithExternalHttpEndpoints();
+
+builder.Build().Run();

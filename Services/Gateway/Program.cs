@@ -1,0 +1,15 @@
+using Flywheel.Gateway;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddGatewayServices();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseRequestTimeouts();
+app.MapDefaultEndpoints();
+app.MapReverseProxy();
+
+app.Run();

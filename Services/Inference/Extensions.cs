@@ -1,0 +1,15 @@
+using Flywheel.Contracts;
+
+namespace Flywheel.Inference;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource(ResourceNames.Database);
+        builder.AddRedisClient(ResourceNames.OnlineStore);
+        builder.AddBlobStorage();
+        builder.AddMessaging();
+        builder.Services.AddSingleton<ServedModels>();
+    }
+}

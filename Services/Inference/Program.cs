@@ -1,0 +1,16 @@
+using Flywheel.Inference;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapDefaultEndpoints();
+app.MapOpenInferenceProtocolApi();
+app.MapKServeV1Api();
+
+app.Run();

@@ -1,0 +1,14 @@
+using Flywheel.Contracts;
+
+// Runs the durable state machines: training pipelines, rollouts, retraining triggers.
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddNpgsqlDataSource(ResourceNames.Database);
+builder.AddMessaging();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();
+
+app.Run();

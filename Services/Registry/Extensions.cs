@@ -1,0 +1,30 @@
+using Flywheel.Contracts;
+using Scalar.AspNetCore;
+
+namespace Flywheel.Registry;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddNpgsqlDataSource(ResourceNames.Database);
+        builder.AddRedisClient(ResourceNames.OnlineStore);
+        builder.AddBlobStorage();
+        builder.AddMessaging();
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Flywheel control plane";
+            document.Info.Description = "Models, data, training runs, versions, deployments, drift reports, keys and audit.";
+            return Task.CompletedTask;
+        }));
+    }
+
+    /// <summary>The OpenAPI document and its browsable reference, under /api so they are reachable through the gateway.</summary>
+    public static void MapApiDocs(this WebApplication app)
+    {
+        app.MapOpenApi("/api/openapi/{documentName}.json");
+        app.MapScalarApiReference("/api/docs", options => options
+            .WithTitle("Flywheel API")
+            .WithOpenApiRoutePattern("/api/openapi/{documentName}.json"));
+    }
+}

@@ -1,0 +1,15 @@
+using Flywheel.Contracts;
+
+// Executes training, tuning and export steps as competing consumers; scales by replicas.
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddNpgsqlDataSource(ResourceNames.Database);
+builder.AddBlobStorage();
+builder.AddMessaging();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();
+
+app.Run();
