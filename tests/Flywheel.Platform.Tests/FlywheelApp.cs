@@ -1,0 +1,157 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Flywheel.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>
+/// The whole platform, started from the real AppHost on local executables with its own fresh
+/// data folder, and torn down (processes and data) when the test is done.
+/// </summary>
+public sealed class FlywheelApp : IAsyncDisposable
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+
+    public static readonly string[] Services =
+    [
+        ResourceNames.Gateway, ResourceNames.Registry, ResourceNames.Inference, ResourceNames.Orchestrator,
+        ResourceNames.Trainer, ResourceNames.DriftMonitor, ResourceNames.Console,
+    ];
+
+    public static readonly string[] Infrastructure =
+    [
+        ResourceNames.Postgres, ResourceNames.Redis, ResourceNames.RabbitMq, ResourceNames.Azurite,
+    ];
+
+    private readonly string _dataDirectory;
+
+    private FlywheelApp(DistributedApplication app, string dataDirectory)
+    {
+        App = app;
+        _dataDirectory = dataDirectory;
+    }
+
+    public DistributedApplication App { get; }
+
+    public static async Task<FlywheelApp> StartAsync()
+    {
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var root = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_DATA") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(Path.GetTempPath(), "flywheel-tests");
+        var data = Path.Combine(root, Guid.NewGuid().ToString("N")[..12]);
+
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Flywheel_AppHost>(
+            [$"--Flywheel:DataDir={data}", "--Flywheel:Infrastructure=executables"],
+            (options, _) => options.DisableDashboard = true,
+            timeout.Token);
+        builder.Services.AddLogging(logging => logging
+            .SetMinimumLevel(LogLevel.Warning)
+            // Probes fail by design while servers start and while a test holds one down; the
+            // assertions report what matters.
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
+        var app = await builder.BuildAsync(timeout.Token);
+        var flywheel = new FlywheelApp(app, data);
+        try
+        {
+            await app.StartAsync(timeout.Token);
+            await app.ResourceNotifications.WaitForResourceAsync(ResourceNames.Migrator, KnownResourceStates.Finished, timeout.Token);
+            await Task.WhenAll(Infrastructure.Concat(Services)
+                .Select(name => app.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token)));
+        }
+        catch
+        {
+            await flywheel.DisposeAsync();
+            throw;
+        }
+
+        return flywheel;
+    }
+
+    public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
+
+    public async Task<string> ConnectionStringAsync(string name) =>
+        await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"No connection string '{name}'.");
+
+    public static async Task<HealthResponse> GetHealthAsync(HttpClient client, CancellationToken cancellationToken = default)
+    {
+        using var response = await client.GetAsync(HealthEndpoints.Health, cancellationToken);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        var checks = body.GetProperty("checks").EnumerateObject()
+            .ToDictionary(check => check.Name, check => check.Value.GetProperty("status").GetString()!);
+        return new HealthResponse((int)response.StatusCode, body.GetProperty("status").GetString()!, checks);
+    }
+
+    /// <summary>Polls a service's /health until the condition holds, or fails with the last answer seen.</summary>
+    public async Task<HealthResponse> WaitForHealthAsync(string service, Func<HealthResponse, bool> condition, TimeSpan timeout)
+    {
+        using var client = CreateClient(service);
+        var deadline = DateTime.UtcNow + timeout;
+        HealthResponse? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                last = await GetHealthAsync(client);
+                if (condition(last))
+                {
+                    return last;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // The service itself is restarting; keep polling.
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+
+        throw new TimeoutException($"{service} /health did not reach the expected state within {timeout}; last answer: {last}");
+    }
+
+    public string DataDirectory => _dataDirectory;
+
+    /// <summary>The PIDs the local service launchers recorded: servers, epmd and the broker's VM.</summary>
+    public IReadOnlyList<int> RecordedProcessIds() =>
+        [.. Directory.EnumerateFiles(_dataDirectory, "*.pid", SearchOption.AllDirectories)
+            .Select(file => File.ReadAllText(file).Trim())
+            .Where(text => int.TryParse(text, out _))
+            .Select(int.Parse)];
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+
+        // Each launcher deletes its server.pid once its server has exited; wait for that before
+        // removing the data the servers were writing.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (Directory.Exists(_dataDirectory) && RecordedProcessIds().Any(ProcessIsAlive) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250);
+        }
+
+        if (Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
+
+    public static bool ProcessIsAlive(int pid)
+    {
+        // A zombie still has a /proc entry; only a process that is not a zombie counts.
+        var status = $"/proc/{pid}/status";
+        return File.Exists(status) && !File.ReadLines(status).Any(line => line.StartsWith("State:", StringComparison.Ordinal) && line.Contains("zombie", StringComparison.Ordinal));
+    }
+}
+
+public sealed record HealthResponse(int StatusCode, string Status, IReadOnlyDictionary<string, string> Checks)
+{
+    public override string ToString() =>
+        $"{StatusCode} {Status} [{string.Join(", ", Checks.Select(c => $"{c.Key}={c.Value}"))}]";
+}
