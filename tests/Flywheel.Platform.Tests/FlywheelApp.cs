@@ -52,6 +52,9 @@ public sealed class FlywheelApp : IAsyncDisposable
             timeout.Token);
         builder.Services.AddLogging(logging => logging
             .SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Flywheel.AppHost.Resources", LogLevel.Warning)
+            .AddFilter("Aspire", LogLevel.Warning)
+            .AddFilter("System.Net.Http", LogLevel.Warning)
             // Probes fail by design while servers start and while a test holds one down; the
             // assertions report what matters.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));

@@ -71,6 +71,8 @@ public sealed class PlatformTests(PlatformFixture fixture) : IClassFixture<Platf
 
         var openApi = await gateway.GetFromJsonAsync<JsonElement>("/api/openapi/v1.json");
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/info", out _));
+        var docs = await gateway.GetStringAsync("/api/docs");
+        Assert.Contains("/api/openapi/v1.json", docs, StringComparison.Ordinal);
     }
 
     [Fact]
