@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Flywheel.Contracts;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Flywheel.AppHost.Infrastructure;
 
@@ -25,111 +27,96 @@ internal static class LocalInfrastructure
 
     private static Dependency AddPostgres(IDistributedApplicationBuilder builder, InfrastructureOptions options)
     {
-        var data = Path.Combine(options.DataDirectory, ResourceNames.Postgres);
-        var passwordFile = LocalSecrets.PasswordFile(data, "postgres");
-        var server = Launcher(builder, options, ResourceNames.Postgres, "postgres.sh", "tcp")
-            .WithArgs(context =>
-            {
-                var endpoint = ((IResourceWithEndpoints)context.Resource).GetEndpoint("tcp");
-                context.Args.Add(data);
-                context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                context.Args.Add(passwordFile);
-            });
-        var endpoint = server.GetEndpoint("tcp");
+        var server = LocalServer.Add(builder, options, ResourceNames.Postgres, "postgres.sh", "tcp");
+        var passwordFile = LocalSecrets.PasswordFile(server.Data, "postgres");
         var password = LocalSecrets.Read(passwordFile);
-        var connection = builder.AddConnectionString(
+        server.Resource.WithArgs(passwordFile);
+        return server.Expose(
             ResourceNames.Database,
             ReferenceExpression.Create(
-                $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password};Database=flywheel"));
-        AddProbe(builder, server, ct => Probes.PostgresAsync(endpoint, password, ct));
-        return new Dependency(connection, server);
+                $"Host={server.Endpoint.Property(EndpointProperty.Host)};Port={server.Endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password};Database=flywheel"),
+            ct => Probes.PostgresAsync(server.Endpoint, password, ct));
     }
 
     private static Dependency AddRedis(IDistributedApplicationBuilder builder, InfrastructureOptions options)
     {
-        var data = Path.Combine(options.DataDirectory, ResourceNames.Redis);
-        var passwordFile = LocalSecrets.PasswordFile(data, "redis");
-        var server = Launcher(builder, options, ResourceNames.Redis, "redis.sh", "tcp")
-            .WithArgs(context =>
-            {
-                var endpoint = ((IResourceWithEndpoints)context.Resource).GetEndpoint("tcp");
-                context.Args.Add(data);
-                context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                context.Args.Add(passwordFile);
-            });
-        var endpoint = server.GetEndpoint("tcp");
+        var server = LocalServer.Add(builder, options, ResourceNames.Redis, "redis.sh", "tcp");
+        var passwordFile = LocalSecrets.PasswordFile(server.Data, "redis");
         var password = LocalSecrets.Read(passwordFile);
-        var connection = builder.AddConnectionString(
+        server.Resource.WithArgs(passwordFile);
+        return server.Expose(
             ResourceNames.OnlineStore,
             ReferenceExpression.Create(
-                $"{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)},password={password},abortConnect=false"));
-        AddProbe(builder, server, ct => Probes.RedisAsync(endpoint, password, ct));
-        return new Dependency(connection, server);
+                $"{server.Endpoint.Property(EndpointProperty.Host)}:{server.Endpoint.Property(EndpointProperty.Port)},password={password},abortConnect=false"),
+            ct => Probes.RedisAsync(server.Endpoint, password, ct));
     }
 
     private static Dependency AddRabbitMq(IDistributedApplicationBuilder builder, InfrastructureOptions options)
     {
-        var data = Path.Combine(options.DataDirectory, ResourceNames.RabbitMq);
-        var passwordFile = LocalSecrets.PasswordFile(data, "rabbitmq");
-        var server = Launcher(builder, options, ResourceNames.RabbitMq, "rabbitmq.sh", "amqp")
-            .WithArgs(context =>
-            {
-                var endpoint = ((IResourceWithEndpoints)context.Resource).GetEndpoint("amqp");
-                context.Args.Add(data);
-                context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                // Erlang distribution and its port mapper need ports of their own; any free ones do.
-                context.Args.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-                context.Args.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-                context.Args.Add(passwordFile);
-            });
-        var endpoint = server.GetEndpoint("amqp");
+        var server = LocalServer.Add(builder, options, ResourceNames.RabbitMq, "rabbitmq.sh", "amqp");
+        var passwordFile = LocalSecrets.PasswordFile(server.Data, "rabbitmq");
         var password = LocalSecrets.Read(passwordFile);
-        var connection = builder.AddConnectionString(
+        // Erlang distribution and its port mapper need ports of their own; any free ones do, chosen at each start.
+        server.Resource.WithArgs(context =>
+        {
+            context.Args.Add(FreePort());
+            context.Args.Add(FreePort());
+            context.Args.Add(passwordFile);
+        });
+        return server.Expose(
             ResourceNames.MessageBus,
             ReferenceExpression.Create(
-                $"amqp://flywheel:{password}@{endpoint.Property(EndpointProperty.Host)}:{endpoint.Property(EndpointProperty.Port)}/"));
-        AddProbe(builder, server, ct => Probes.AmqpAsync(endpoint, ct));
-        return new Dependency(connection, server);
+                $"amqp://flywheel:{password}@{server.Endpoint.Property(EndpointProperty.Host)}:{server.Endpoint.Property(EndpointProperty.Port)}/"),
+            ct => Probes.AmqpAsync(server.Endpoint, ct));
     }
 
     private static Dependency AddAzurite(IDistributedApplicationBuilder builder, InfrastructureOptions options)
     {
-        var data = Path.Combine(options.DataDirectory, ResourceNames.Azurite);
-        var server = Launcher(builder, options, ResourceNames.Azurite, "azurite.sh", "blob")
-            .WithArgs(context =>
-            {
-                var endpoint = ((IResourceWithEndpoints)context.Resource).GetEndpoint("blob");
-                context.Args.Add(data);
-                context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
-                context.Args.Add(options.ToolsDirectory);
-            });
-        var endpoint = server.GetEndpoint("blob");
+        var server = LocalServer.Add(builder, options, ResourceNames.Azurite, "azurite.sh", "blob");
+        server.Resource.WithArgs(options.ToolsDirectory);
         // 127.0.0.1, not localhost: Azurite rejects uploads addressed to localhost on a non-default port.
-        var connection = builder.AddConnectionString(
+        return server.Expose(
             ResourceNames.Artifacts,
             ReferenceExpression.Create(
-                $"DefaultEndpointsProtocol=http;AccountName={LocalSecrets.AzuriteAccount};AccountKey={LocalSecrets.AzuriteKey};BlobEndpoint=http://127.0.0.1:{endpoint.Property(EndpointProperty.Port)}/{LocalSecrets.AzuriteAccount};"));
-        AddProbe(builder, server, ct => Probes.AzuriteAsync(endpoint, ct));
-        return new Dependency(connection, server);
+                $"DefaultEndpointsProtocol=http;AccountName={LocalSecrets.AzuriteAccount};AccountKey={LocalSecrets.AzuriteKey};BlobEndpoint=http://127.0.0.1:{server.Endpoint.Property(EndpointProperty.Port)}/{LocalSecrets.AzuriteAccount};"),
+            ct => Probes.AzuriteAsync(server.Endpoint, ct));
     }
 
-    private static IResourceBuilder<ExecutableResource> Launcher(
-        IDistributedApplicationBuilder builder, InfrastructureOptions options, string name, string script, string endpointName) =>
-        builder.AddExecutable(name, "bash", options.ScriptsDirectory, Path.Combine(options.ScriptsDirectory, script))
-            .WithEndpoint(name: endpointName, scheme: "tcp");
-
-    private static void AddProbe(IDistributedApplicationBuilder builder, IResourceBuilder<ExecutableResource> server, Func<CancellationToken, Task> probe)
-    {
-        var key = server.Resource.Name + "-answers";
-        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration(
-            key, _ => new ProbeHealthCheck(probe), failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
-        server.WithHealthCheck(key);
-    }
-
-    private static int FreePort()
+    private static string FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        return ((IPEndPoint)listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// One launcher-run server: <c>bash local/SCRIPT DATA_DIR PORT …</c>, where PORT is the port
+    /// Aspire allocated behind its proxy, and further arguments are added by the caller.
+    /// </summary>
+    private sealed record LocalServer(IDistributedApplicationBuilder Builder, IResourceBuilder<ExecutableResource> Resource, EndpointReference Endpoint, string Data)
+    {
+        public static LocalServer Add(IDistributedApplicationBuilder builder, InfrastructureOptions options, string name, string script, string endpointName)
+        {
+            var data = Path.Combine(options.DataDirectory, name);
+            var resource = builder.AddExecutable(name, "bash", options.ScriptsDirectory, Path.Combine(options.ScriptsDirectory, script))
+                .WithEndpoint(name: endpointName, scheme: "tcp");
+            var endpoint = resource.GetEndpoint(endpointName);
+            resource.WithArgs(context =>
+            {
+                context.Args.Add(data);
+                context.Args.Add(endpoint.Property(EndpointProperty.TargetPort));
+            });
+            return new LocalServer(builder, resource, endpoint, data);
+        }
+
+        /// <summary>The connection string services get, and a health check that must pass before they start.</summary>
+        public Dependency Expose(string connectionName, ReferenceExpression connectionString, Func<CancellationToken, Task> probe)
+        {
+            var key = Resource.Resource.Name + "-answers";
+            Builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+                key, _ => new ProbeHealthCheck(probe), failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
+            Resource.WithHealthCheck(key);
+            return new Dependency(Builder.AddConnectionString(connectionName, connectionString), Resource);
+        }
     }
 }

@@ -15,6 +15,9 @@ internal static class Extensions
         {
             document.Info.Title = "Flywheel control plane";
             document.Info.Description = "Models, data, training runs, versions, deployments, drift reports, keys and audit.";
+            // Clients reach the API through the gateway; the registry's own address means nothing
+            // to them. With no servers listed, the document's own origin is the server.
+            document.Servers = [];
             return Task.CompletedTask;
         }));
     }

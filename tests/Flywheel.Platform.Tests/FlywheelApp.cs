@@ -141,6 +141,14 @@ public sealed class FlywheelApp : IAsyncDisposable
 
         if (Directory.Exists(_dataDirectory))
         {
+            // The PostgreSQL cluster may live outside the data folder (see AppHost/local/postgres.sh).
+            var clusterHome = Path.Combine(_dataDirectory, ResourceNames.Postgres, "cluster.home");
+            if (File.Exists(clusterHome) && File.ReadAllText(clusterHome).Trim() is { Length: > 0 } home &&
+                !home.StartsWith(_dataDirectory, StringComparison.Ordinal) && Directory.Exists(home))
+            {
+                Directory.Delete(home, recursive: true);
+            }
+
             Directory.Delete(_dataDirectory, recursive: true);
         }
     }

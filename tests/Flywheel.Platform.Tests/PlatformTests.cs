@@ -71,8 +71,12 @@ public sealed class PlatformTests(PlatformFixture fixture) : IClassFixture<Platf
 
         var openApi = await gateway.GetFromJsonAsync<JsonElement>("/api/openapi/v1.json");
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/info", out _));
-        var docs = await gateway.GetStringAsync("/api/docs");
-        Assert.Contains("/api/openapi/v1.json", docs, StringComparison.Ordinal);
+        var docs = await gateway.GetStringAsync("/api/docs/");
+        Assert.Contains("<title>Flywheel API</title>", docs, StringComparison.Ordinal);
+        Assert.Contains("api/openapi/v1.json", docs, StringComparison.Ordinal);
+        // The reference UI is served by the registry itself, not fetched from a CDN.
+        using var script = await gateway.GetAsync("/api/docs/scalar.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
     }
 
     [Fact]
