@@ -1,4 +1,3 @@
-using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Flywheel.Contracts;
@@ -29,20 +28,19 @@ public static class BlobStorageExtensions
                 $"Blob storage is not configured: set ConnectionStrings:{connectionName} to a connection string or a service URI.");
         }
 
-        builder.Services.AddSingleton(_ => CreateClient(connectionString));
+        builder.Services.AddSingleton(_ => CreateClient(connectionString, builder.Configuration));
         builder.Services.AddHealthChecks().AddCheck<BlobStorageHealthCheck>(connectionName, tags: [Extensions.ReadyTag]);
         return builder;
     }
 
-    private static BlobServiceClient CreateClient(string connectionString)
+    private static BlobServiceClient CreateClient(string connectionString, IConfiguration configuration)
     {
         var options = new BlobClientOptions();
         options.Retry.MaxRetries = 3;
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
         if (Uri.TryCreate(connectionString, UriKind.Absolute, out var serviceUri) && serviceUri.Scheme is "https" or "http")
         {
-            TokenCredential credential = new DefaultAzureCredential();
-            return new BlobServiceClient(serviceUri, credential, options);
+            return new BlobServiceClient(serviceUri, AzureIdentity.CreateCredential(configuration), options);
         }
 
         return new BlobServiceClient(connectionString, options);

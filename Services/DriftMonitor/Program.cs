@@ -4,7 +4,7 @@ using Flywheel.Contracts;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDataSource(ResourceNames.Database);
+builder.AddDatabase();
 builder.AddMessaging();
 
 var app = builder.Build();

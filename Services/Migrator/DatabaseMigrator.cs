@@ -97,6 +97,12 @@ internal sealed class DatabaseMigrator(NpgsqlDataSource dataSource, IConfigurati
         var configured = configuration.GetConnectionString(ResourceNames.Database)
             ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Database} is not configured.");
         var target = new NpgsqlConnectionStringBuilder(configured);
+        if (string.IsNullOrEmpty(target.Password))
+        {
+            // Entra sign-in: a managed server, whose database the deployment provisions.
+            return;
+        }
+
         var database = target.Database ?? throw new InvalidOperationException("The database connection string names no database.");
         var maintenance = new NpgsqlConnectionStringBuilder(configured) { Database = "postgres", Pooling = false };
         await using var server = new NpgsqlConnection(maintenance.ConnectionString);

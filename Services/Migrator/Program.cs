@@ -6,7 +6,7 @@ using Flywheel.Migrator;
 var builder = Host.CreateApplicationBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddNpgsqlDataSource(ResourceNames.Database);
+builder.AddDatabase();
 builder.AddBlobStorage();
 builder.Services.AddSingleton<DatabaseMigrator>();
 builder.Services.AddSingleton<BlobProvisioner>();

@@ -7,7 +7,7 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDataSource(ResourceNames.Database);
+        builder.AddDatabase();
         builder.AddRedisClient(ResourceNames.OnlineStore);
         builder.AddBlobStorage();
         builder.AddMessaging();
