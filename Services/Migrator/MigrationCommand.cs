@@ -14,6 +14,7 @@ internal static class MigrationCommand
         try
         {
             await services.GetRequiredService<DatabaseMigrator>().MigrateAsync(lifetime.ApplicationStopping);
+            await services.GetRequiredService<PrincipalGrants>().ApplyAsync(lifetime.ApplicationStopping);
             await services.GetRequiredService<BlobProvisioner>().ProvisionAsync(lifetime.ApplicationStopping);
             logger.LogInformation("Database and Blob storage are up to date");
             return 0;

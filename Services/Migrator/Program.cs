@@ -9,6 +9,7 @@ builder.AddServiceDefaults();
 builder.AddDatabase();
 builder.AddBlobStorage();
 builder.Services.AddSingleton<DatabaseMigrator>();
+builder.Services.AddSingleton<PrincipalGrants>();
 builder.Services.AddSingleton<BlobProvisioner>();
 
 using var host = builder.Build();

@@ -78,6 +78,7 @@ public sealed class IdentityPathTests : IAsyncLifetime
                 // Trust Azurite's self-signed certificate, as a container trusts the platform's CAs.
                 ["SSL_CERT_FILE"] = CertificateFile,
                 ["DOTNET_ENVIRONMENT"] = "Production",
+                ["Flywheel__Database__Principals"] = "id-registry,id-inference",
             });
 
         Assert.True(await migrator.WaitForExitAsync(TimeSpan.FromMinutes(2)), "the migrator did not finish:\n" + migrator.Output);
@@ -91,6 +92,18 @@ public sealed class IdentityPathTests : IAsyncLifetime
         await using var connection = await OpenWithRetryAsync($"Host=127.0.0.1;Port={_postgresPort};Username=postgres;Password={_postgresPassword};Database=flywheel");
         await using var history = new NpgsqlCommand("SELECT count(*) FROM public.schema_migrations", connection);
         Assert.True((long)(await history.ExecuteScalarAsync())! >= 1);
+        foreach (var principal in new[] { "id-registry", "id-inference" })
+        {
+            await using var rights = new NpgsqlCommand(
+                "SELECT has_schema_privilege($1, 'registry', 'USAGE'), has_schema_privilege($1, 'registry', 'CREATE'), has_database_privilege($1, 'flywheel', 'CONNECT')",
+                connection);
+            rights.Parameters.Add(new NpgsqlParameter { Value = principal });
+            await using var reader = await rights.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            Assert.True(reader.GetBoolean(0), $"{principal} cannot use the registry schema");
+            Assert.False(reader.GetBoolean(1), $"{principal} may create objects in the registry schema");
+            Assert.True(reader.GetBoolean(2), $"{principal} cannot connect");
+        }
 
         var blobs = new BlobServiceClient(new Uri(BlobServiceUri), new StaticToken(FakeManagedIdentityEndpoint.StorageToken()), TrustingOptions());
         var containers = new List<string>();
