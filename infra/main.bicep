@@ -1,0 +1,583 @@
+// Flywheel on Azure: Container Apps with managed PostgreSQL, Redis, Blob storage and Key Vault.
+// Deployed by azd (`azd up`); see docs/deploy-azure.md.
+//
+// Conventions a reader (or a test of the compiled template) can rely on:
+// - every HTTP service is one call of modules/app.bicep, deployment name `app-<service>`, with
+//   literal `name` (the Aspire resource name) and a literal `env` array of { name, value | secretRef };
+// - the migrator is one call of modules/job.bicep, deployment name `job-migrator`, same shape;
+// - connection strings carry no credentials: PostgreSQL and Blob storage use each service's managed
+//   identity, Redis and RabbitMQ come from Key Vault references (secretRef).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; names the resource group and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@description('Object id of the principal running azd; granted AcrPush on the registry so it can push images. Empty: no grant.')
+param principalId string = ''
+
+@description('Add the serverless GPU workload profile (NVIDIA T4) and run inference on it.')
+param enableGpu bool = false
+
+@secure()
+@description('Password of the RabbitMQ user "flywheel". Goes to Key Vault only.')
+param rabbitMqPassword string
+
+var tags = {
+  'azd-env-name': environmentName
+}
+
+// Globally unique, stable per subscription + environment + region.
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared infrastructure
+// ---------------------------------------------------------------------------------------------
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: 'log-${resourceToken}'
+    appInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  scope: rg
+  params: {
+    registryName: 'cr${resourceToken}'
+    location: location
+    tags: tags
+    // Every workload that runs a Flywheel image; RabbitMQ pulls from Docker Hub and is not here.
+    pullPrincipalIds: [
+      identities.outputs.migrator.principalId
+      identities.outputs.registry.principalId
+      identities.outputs.inference.principalId
+      identities.outputs.orchestrator.principalId
+      identities.outputs.trainer.principalId
+      identities.outputs.driftMonitor.principalId
+      identities.outputs.console.principalId
+      identities.outputs.gateway.principalId
+    ]
+    pushPrincipalId: principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    accountName: 'st${resourceToken}'
+    location: location
+    tags: tags
+    blobReaderPrincipalIds: [
+      identities.outputs.inference.principalId
+    ]
+    blobContributorPrincipalIds: [
+      identities.outputs.registry.principalId
+      identities.outputs.trainer.principalId
+      identities.outputs.migrator.principalId
+    ]
+  }
+}
+
+module postgres 'modules/postgres.bicep' = {
+  name: 'postgres'
+  scope: rg
+  params: {
+    serverName: 'psql-${resourceToken}'
+    location: location
+    tags: tags
+    administratorPrincipalId: identities.outputs.migrator.principalId
+    administratorName: identities.outputs.migrator.name
+    databaseName: 'flywheel'
+  }
+}
+
+module redis 'modules/redis.bicep' = {
+  name: 'redis'
+  scope: rg
+  params: {
+    cacheName: 'redis-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    vaultName: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    redisName: redis.outputs.name
+    brokerCredential: rabbitMqPassword
+    onlineStoreReaderIds: [
+      identities.outputs.gateway.principalId
+      identities.outputs.registry.principalId
+      identities.outputs.inference.principalId
+    ]
+    messageBusReaderIds: [
+      identities.outputs.registry.principalId
+      identities.outputs.inference.principalId
+      identities.outputs.orchestrator.principalId
+      identities.outputs.trainer.principalId
+      identities.outputs.driftMonitor.principalId
+    ]
+    rabbitMqPasswordReaderIds: [
+      identities.outputs.rabbitmq.principalId
+    ]
+  }
+}
+
+module containerAppsEnvironment 'modules/environment.bicep' = {
+  name: 'container-apps-environment'
+  scope: rg
+  params: {
+    environmentName: 'cae-${resourceToken}'
+    location: location
+    tags: tags
+    workspaceName: monitoring.outputs.workspaceName
+    enableGpu: enableGpu
+    rabbitMqStorageAccountName: 'strmq${resourceToken}'
+  }
+}
+
+module rabbitmq 'modules/rabbitmq.bicep' = {
+  name: 'rabbitmq'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    identityId: identities.outputs.rabbitmq.id
+    passwordSecretUri: keyVault.outputs.rabbitMqLoginUri
+    storageName: containerAppsEnvironment.outputs.rabbitMqStorageName
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flywheel workloads. Env values:
+//   flywheel-db   Host=<server>;Database=flywheel;Username=id-<service>;Ssl Mode=Require (Entra token, no password)
+//   artifacts     https://<account>.blob.<suffix>/ (service URI; managed identity)
+//   online-store  secretRef online-store (Key Vault)
+//   message-bus   secretRef message-bus  (Key Vault)
+// ---------------------------------------------------------------------------------------------
+
+var artifactsUri = 'https://${storage.outputs.name}.blob.${environment().suffixes.storage}/'
+// Inference runs on the serverless T4 GPU profile when enableGpu; a T4 replica has 8 vCPU, 56 GiB.
+var inferenceWorkloadProfile = enableGpu ? 'gpu' : 'Consumption'
+var inferenceCpu = enableGpu ? '8' : '1'
+var inferenceMemory = enableGpu ? '56Gi' : '2Gi'
+
+module migrator 'modules/job.bicep' = {
+  name: 'job-migrator'
+  scope: rg
+  params: {
+    name: 'migrator'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.migrator.id
+    replicaTimeout: 600
+    secrets: []
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'DOTNET_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-migrator;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-migrator;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      // The migrator is the server's Entra administrator; it creates a PostgreSQL role for each of
+      // these identities (the services that use the database) and grants it read/write on the
+      // Flywheel schemas (Services/Migrator/PrincipalGrants.cs).
+      {
+        name: 'Flywheel__Database__Principals'
+        value: 'id-registry,id-inference,id-orchestrator,id-trainer,id-drift-monitor'
+      }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.migrator.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module registryApp 'modules/app.bicep' = {
+  name: 'app-registry'
+  scope: rg
+  params: {
+    name: 'registry'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.registry.id
+    external: false
+    minReplicas: 1
+    maxReplicas: 3
+    scaleRules: [
+      {
+        name: 'http-concurrency'
+        http: {
+          metadata: {
+            concurrentRequests: '50'
+          }
+        }
+      }
+    ]
+    workloadProfileName: 'Consumption'
+    secrets: [
+      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.registry.id }
+      { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.registry.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-registry;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-registry;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.registry.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module inferenceApp 'modules/app.bicep' = {
+  name: 'app-inference'
+  scope: rg
+  params: {
+    name: 'inference'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.inference.id
+    external: false
+    minReplicas: 1
+    maxReplicas: 10
+    scaleRules: [
+      {
+        name: 'http-concurrency'
+        http: {
+          metadata: {
+            concurrentRequests: '50'
+          }
+        }
+      }
+    ]
+    workloadProfileName: inferenceWorkloadProfile
+    cpu: inferenceCpu
+    memory: inferenceMemory
+    secrets: [
+      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.inference.id }
+      { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.inference.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-inference;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-inference;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.inference.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module orchestratorApp 'modules/app.bicep' = {
+  name: 'app-orchestrator'
+  scope: rg
+  params: {
+    name: 'orchestrator'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.orchestrator.id
+    external: false
+    // Exactly one active instance.
+    minReplicas: 1
+    maxReplicas: 1
+    scaleRules: []
+    workloadProfileName: 'Consumption'
+    secrets: [
+      { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.orchestrator.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-orchestrator;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-orchestrator;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.orchestrator.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module trainerApp 'modules/app.bicep' = {
+  name: 'app-trainer'
+  scope: rg
+  params: {
+    name: 'trainer'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.trainer.id
+    external: false
+    minReplicas: 0
+    maxReplicas: 5
+    scaleRules: [
+      {
+        // KEDA RabbitMQ scaler: one replica per 5 messages waiting in train-model.
+        name: 'train-model-queue'
+        custom: {
+          type: 'rabbitmq'
+          metadata: {
+            queueName: 'train-model'
+            mode: 'QueueLength'
+            value: '5'
+          }
+          auth: [
+            {
+              secretRef: 'message-bus'
+              triggerParameter: 'host'
+            }
+          ]
+        }
+      }
+    ]
+    workloadProfileName: 'Consumption'
+    cpu: '1'
+    memory: '2Gi'
+    secrets: [
+      { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.trainer.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-trainer;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-trainer;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.trainer.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module driftMonitorApp 'modules/app.bicep' = {
+  name: 'app-drift-monitor'
+  scope: rg
+  params: {
+    name: 'drift-monitor'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.driftMonitor.id
+    external: false
+    // Exactly one active instance.
+    minReplicas: 1
+    maxReplicas: 1
+    scaleRules: []
+    workloadProfileName: 'Consumption'
+    secrets: [
+      { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.driftMonitor.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-drift-monitor;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-drift-monitor;Ssl Mode=Require'
+      }
+      { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
+      { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.driftMonitor.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module consoleApp 'modules/app.bicep' = {
+  name: 'app-console'
+  scope: rg
+  params: {
+    name: 'console'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.console.id
+    external: false
+    minReplicas: 1
+    maxReplicas: 3
+    scaleRules: [
+      {
+        name: 'http-concurrency'
+        http: {
+          metadata: {
+            concurrentRequests: '50'
+          }
+        }
+      }
+    ]
+    workloadProfileName: 'Consumption'
+    secrets: []
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      { name: 'REGISTRY_HTTP', value: 'http://registry' }
+      { name: 'services__registry__http__0', value: 'http://registry' }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.console.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+module gatewayApp 'modules/app.bicep' = {
+  name: 'app-gateway'
+  scope: rg
+  params: {
+    name: 'gateway'
+    location: location
+    tags: tags
+    environmentId: containerAppsEnvironment.outputs.id
+    registryServer: registry.outputs.loginServer
+    identityId: identities.outputs.gateway.id
+    // The only public entrance.
+    external: true
+    minReplicas: 1
+    maxReplicas: 10
+    scaleRules: [
+      {
+        name: 'http-concurrency'
+        http: {
+          metadata: {
+            concurrentRequests: '50'
+          }
+        }
+      }
+    ]
+    workloadProfileName: 'Consumption'
+    secrets: [
+      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.gateway.id }
+    ]
+    env: [
+      { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
+      { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+      { name: 'HTTP_PORTS', value: '8080' }
+      { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'REGISTRY_HTTP', value: 'http://registry' }
+      { name: 'services__registry__http__0', value: 'http://registry' }
+      { name: 'INFERENCE_HTTP', value: 'http://inference' }
+      { name: 'services__inference__http__0', value: 'http://inference' }
+      { name: 'CONSOLE_HTTP', value: 'http://console' }
+      { name: 'services__console__http__0', value: 'http://console' }
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.gateway.clientId }
+      { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
+    ]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs for azd (stored in .azure/<env>/.env). No secrets.
+// ---------------------------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = containerAppsEnvironment.outputs.id
+output AZURE_CONTAINER_APPS_ENVIRONMENT_NAME string = containerAppsEnvironment.outputs.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_DEFAULT_DOMAIN string = containerAppsEnvironment.outputs.defaultDomain
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_POSTGRES_SERVER_FQDN string = postgres.outputs.fqdn
+output AZURE_STORAGE_BLOB_ENDPOINT string = artifactsUri
+output AZURE_MIGRATOR_JOB_NAME string = migrator.outputs.name
+output SERVICE_GATEWAY_URL string = 'https://${gatewayApp.outputs.fqdn}'

@@ -1,0 +1,116 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Flywheel.Azure.Tests;
+
+public sealed partial class InfrastructureTests
+{
+    [Fact]
+    public async Task The_Bicep_compiles_without_errors_or_warnings()
+    {
+        var (exitCode, output, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
+
+        Assert.True(exitCode == 0, $"bicep build failed:\n{errors}");
+        Assert.True(errors.Trim().Length == 0, $"bicep build reported:\n{errors}");
+        Assert.NotNull(JsonNode.Parse(output)?["resources"]);
+    }
+
+    [Fact]
+    public async Task The_Bicep_passes_the_linter()
+    {
+        var (exitCode, output, errors) = await Bicep.RunAsync("lint", Bicep.MainFile);
+
+        Assert.True(exitCode == 0 && errors.Trim().Length == 0, $"bicep lint reported:\n{output}{errors}");
+    }
+
+    [Fact]
+    public async Task Every_service_in_the_manifest_has_a_container_app_with_every_connection_it_needs()
+    {
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(Repository.Path("aspire-manifest.json")))!["resources"]!.AsObject();
+        var (exitCode, compiled, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
+        Assert.True(exitCode == 0, errors);
+        var apps = Bicep.ContainerApps(JsonNode.Parse(compiled)!);
+
+        var services = manifest.Where(resource => (string?)resource.Value!["type"] == "project.v0").ToList();
+        Assert.NotEmpty(services);
+        foreach (var (name, service) in services)
+        {
+            Assert.True(apps.TryGetValue(name, out var env), $"'{name}' has no container app or job in infra/ (found: {string.Join(", ", apps.Keys)})");
+            var needed = service!["env"]?.AsObject().Select(variable => variable.Key)
+                .Where(key => key.StartsWith("ConnectionStrings__", StringComparison.Ordinal) || key.StartsWith("services__", StringComparison.Ordinal))
+                ?? [];
+            foreach (var variable in needed)
+            {
+                Assert.True(env.Contains(variable), $"the container app '{name}' does not set {variable}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Connection_strings_in_the_manifest_are_secret_parameters()
+    {
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(Repository.Path("aspire-manifest.json")))!["resources"]!.AsObject();
+
+        var connections = manifest.Where(resource => (string?)resource.Value!["type"] == "parameter.v0" && resource.Value["connectionString"] is not null).ToList();
+
+        Assert.Equal(4, connections.Count);
+        Assert.All(connections, connection => Assert.True((bool?)connection.Value!["inputs"]?["value"]?["secret"] == true, connection.Key));
+    }
+
+    [Fact]
+    public void No_secret_value_is_written_in_the_manifest_the_Bicep_or_the_parameters()
+    {
+        var files = Directory.EnumerateFiles(Repository.Path("infra"), "*.bicep", SearchOption.AllDirectories)
+            .Concat(Directory.EnumerateFiles(Repository.Path("infra"), "*.json", SearchOption.AllDirectories))
+            .Append(Repository.Path("aspire-manifest.json"))
+            .ToList();
+        Assert.Contains(files, f => f.EndsWith("main.parameters.json", StringComparison.Ordinal));
+
+        var findings = files
+            .SelectMany(file => File.ReadLines(file).Select((line, index) => (file, line: index + 1, text: line)))
+            .Where(l => SecretLooking().IsMatch(l.text))
+            .Select(l => $"{Path.GetRelativePath(Repository.Root, l.file)}:{l.line}: {l.text.Trim()}")
+            .ToList();
+
+        Assert.True(findings.Count == 0, "secret-looking values:\n" + string.Join("\n", findings));
+    }
+
+    [Fact]
+    public async Task Secret_parameters_take_their_values_from_the_environment_not_the_file()
+    {
+        var parameters = JsonNode.Parse(await File.ReadAllTextAsync(Repository.Path("infra", "main.parameters.json")))!["parameters"]!.AsObject();
+
+        var secretNamed = parameters.Where(p => SecretName().IsMatch(p.Key)).ToList();
+
+        Assert.NotEmpty(secretNamed);
+        Assert.All(secretNamed, p => Assert.Matches(@"^\$\{[A-Z0-9_]+\}$", (string?)p.Value!["value"] ?? ""));
+    }
+
+    [Theory]
+    [InlineData("AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")]
+    [InlineData("Host=db;Password=hunter2hunter2")]
+    [InlineData("value: 'amqp://flywheel:s3cretpassw0rd@rabbitmq:5672/'")]
+    [InlineData("-----BEGIN PRIVATE KEY-----")]
+    [InlineData("\"password\": \"correct-horse-battery\"")]
+    public void The_secret_scan_catches_literal_secrets(string line) => Assert.Matches(SecretLooking(), line);
+
+    [Theory]
+    [InlineData("value: 'amqp://flywheel:${rabbitMqPassword}@rabbitmq:5672/'")]
+    [InlineData("value: '${redis.properties.hostName}:6380,password=${redis.listKeys().primaryKey},ssl=True'")]
+    [InlineData("\"value\": \"{flywheel-db.inputs.value}\"")]
+    [InlineData("roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')")]
+    [InlineData("type: 'Microsoft.DBforPostgreSQL/flexibleServers/administrators'")]
+    [InlineData("rabbitMqPassword: rabbitMqPassword")]
+    [InlineData("accountKey: storage.listKeys().keys[0].value")]
+    [InlineData("\"rabbitMqPassword\": { \"value\": \"${RABBITMQ_PASSWORD}\" }")]
+    public void The_secret_scan_lets_references_to_secrets_through(string line) => Assert.DoesNotMatch(SecretLooking(), line);
+
+    // Literal credentials: key=value pairs (connection strings), quoted key: 'value' pairs, credentials
+    // in URIs, long mixed-case base64 with digits (keys), PEM private keys. References — ${...},
+    // {x.value}, parameter names, listKeys() — are not literals and pass.
+    [GeneratedRegex(@"(?i:(password|pwd|accountkey|sharedaccesskey|secret)\s*=\s*[^\s;'""$\{][^\s;'""]{5,})|(?i:(password|pwd|accountkey|sharedaccesskey|secret)['""]?\s*:\s*['""][^'""$\{][^'""]{5,}['""])|(\w+://[^:/@\s'""]+:[^@\s'""$]+@)|((?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{40,}={0,2})|(-----BEGIN [A-Z ]*PRIVATE KEY-----)")]
+    private static partial Regex SecretLooking();
+
+    [GeneratedRegex("(?i)password|secret|key")]
+    private static partial Regex SecretName();
+}
