@@ -125,8 +125,16 @@ module redis 'modules/redis.bicep' = {
     cacheName: 'redis-${resourceToken}'
     location: location
     tags: tags
+    dataContributors: [
+      { alias: identities.outputs.gateway.name, principalId: identities.outputs.gateway.principalId }
+      { alias: identities.outputs.registry.name, principalId: identities.outputs.registry.principalId }
+      { alias: identities.outputs.inference.name, principalId: identities.outputs.inference.principalId }
+    ]
   }
 }
+
+// Services sign in to Redis with Entra ID: the user is the identity's principal id, the password a token.
+var redisEndpoint = '${redis.outputs.hostName}:${redis.outputs.sslPort},ssl=True,abortConnect=False'
 
 module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
@@ -135,13 +143,7 @@ module keyVault 'modules/keyvault.bicep' = {
     vaultName: 'kv-${resourceToken}'
     location: location
     tags: tags
-    redisName: redis.outputs.name
     brokerCredential: rabbitMqPassword
-    onlineStoreReaderIds: [
-      identities.outputs.gateway.principalId
-      identities.outputs.registry.principalId
-      identities.outputs.inference.principalId
-    ]
     messageBusReaderIds: [
       identities.outputs.registry.principalId
       identities.outputs.inference.principalId
@@ -185,7 +187,7 @@ module rabbitmq 'modules/rabbitmq.bicep' = {
 // Flywheel workloads. Env values:
 //   flywheel-db   Host=<server>;Database=flywheel;Username=id-<service>;Ssl Mode=Require (Entra token, no password)
 //   artifacts     https://<account>.blob.<suffix>/ (service URI; managed identity)
-//   online-store  secretRef online-store (Key Vault)
+//   online-store  <redis host>:6380,ssl=True,user=<principal id>: Entra sign-in, no key
 //   message-bus   secretRef message-bus  (Key Vault)
 // ---------------------------------------------------------------------------------------------
 
@@ -257,7 +259,6 @@ module registryApp 'modules/app.bicep' = {
     ]
     workloadProfileName: 'Consumption'
     secrets: [
-      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.registry.id }
       { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.registry.id }
     ]
     env: [
@@ -273,8 +274,8 @@ module registryApp 'modules/app.bicep' = {
         name: 'ConnectionStrings__flywheel_db'
         value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-registry;Ssl Mode=Require'
       }
-      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
-      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online-store', value: '${redisEndpoint},user=${identities.outputs.registry.principalId}' }
+      { name: 'ConnectionStrings__online_store', value: '${redisEndpoint},user=${identities.outputs.registry.principalId}' }
       { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__artifacts', value: artifactsUri }
@@ -311,7 +312,6 @@ module inferenceApp 'modules/app.bicep' = {
     cpu: inferenceCpu
     memory: inferenceMemory
     secrets: [
-      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.inference.id }
       { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.inference.id }
     ]
     env: [
@@ -327,8 +327,8 @@ module inferenceApp 'modules/app.bicep' = {
         name: 'ConnectionStrings__flywheel_db'
         value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-inference;Ssl Mode=Require'
       }
-      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
-      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online-store', value: '${redisEndpoint},user=${identities.outputs.inference.principalId}' }
+      { name: 'ConnectionStrings__online_store', value: '${redisEndpoint},user=${identities.outputs.inference.principalId}' }
       { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__artifacts', value: artifactsUri }
@@ -542,16 +542,14 @@ module gatewayApp 'modules/app.bicep' = {
       }
     ]
     workloadProfileName: 'Consumption'
-    secrets: [
-      { name: 'online-store', keyVaultUrl: keyVault.outputs.onlineStoreUri, identity: identities.outputs.gateway.id }
-    ]
+    secrets: []
     env: [
       { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
       { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
       { name: 'HTTP_PORTS', value: '8080' }
       { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
-      { name: 'ConnectionStrings__online-store', secretRef: 'online-store' }
-      { name: 'ConnectionStrings__online_store', secretRef: 'online-store' }
+      { name: 'ConnectionStrings__online-store', value: '${redisEndpoint},user=${identities.outputs.gateway.principalId}' }
+      { name: 'ConnectionStrings__online_store', value: '${redisEndpoint},user=${identities.outputs.gateway.principalId}' }
       { name: 'REGISTRY_HTTP', value: 'http://registry' }
       { name: 'services__registry__http__0', value: 'http://registry' }
       { name: 'INFERENCE_HTTP', value: 'http://inference' }

@@ -6,7 +6,7 @@ internal static class Extensions
 {
     public static void AddGatewayServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRedisClient(ResourceNames.OnlineStore);
+        builder.AddOnlineStore();
         builder.Services.AddRequestTimeouts();
         builder.Services.AddReverseProxy()
             .LoadFromMemory(GatewayRoutes.Routes, GatewayRoutes.Clusters)

@@ -7,7 +7,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddDatabase();
-        builder.AddRedisClient(ResourceNames.OnlineStore);
+        builder.AddOnlineStore();
         builder.AddBlobStorage();
         builder.AddMessaging();
         builder.Services.AddSingleton<ServedModels>();

@@ -1,4 +1,5 @@
-// Key Vault (RBAC authorization, soft delete) holding the three secrets the workloads need.
+// Key Vault (RBAC authorization, soft delete) holding the two secrets the workloads still need
+// (Redis, PostgreSQL and Blob storage are reached with managed identities, not keys).
 // Each identity is granted Key Vault Secrets User on exactly the secrets it uses (the role
 // assignment is scoped to the secret, not the vault). Container Apps read the secrets through
 // Key Vault references with the app's own managed identity.
@@ -14,15 +15,9 @@ param location string
 @description('Tags applied to every resource.')
 param tags object
 
-@description('Name of the Azure Cache for Redis whose connection string becomes the online-store secret.')
-param redisName string
-
 @secure()
 @description('Password of the RabbitMQ user "flywheel".')
 param brokerCredential string
-
-@description('Principal ids allowed to read the online-store secret.')
-param onlineStoreReaderIds string[]
 
 @description('Principal ids allowed to read the message-bus secret.')
 param messageBusReaderIds string[]
@@ -31,10 +26,6 @@ param messageBusReaderIds string[]
 param rabbitMqPasswordReaderIds string[]
 
 var secretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
-
-resource redis 'Microsoft.Cache/redis@2024-03-01' existing = {
-  name: redisName
-}
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: vaultName
@@ -53,19 +44,6 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// StackExchange.Redis connection string. Computed here so the key never passes through a module
-// parameter or output; re-provisioning refreshes it after a key regeneration.
-resource onlineStore 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: 'online-store'
-  properties: {
-    value: '${redis.properties.hostName}:${redis.properties.sslPort},password=${redis.listKeys().primaryKey},ssl=True,abortConnect=False'
-    contentType: 'StackExchange.Redis connection string'
-  }
-}
-
-// AMQP URI of the in-environment RabbitMQ app ("rabbitmq" resolves inside the Container Apps
-// environment). The password is URI-encoded so any character is safe.
 resource messageBus 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'message-bus'
@@ -83,18 +61,6 @@ resource rabbitMqPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' =
     contentType: 'RabbitMQ password of the user flywheel'
   }
 }
-
-resource onlineStoreReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for principalId in onlineStoreReaderIds: {
-    name: guid(onlineStore.id, principalId, secretsUserRoleId)
-    scope: onlineStore
-    properties: {
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
-    }
-  }
-]
 
 resource messageBusReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for principalId in messageBusReaderIds: {
@@ -122,8 +88,6 @@ resource rabbitMqPasswordReaders 'Microsoft.Authorization/roleAssignments@2022-0
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri
-@description('Versionless URI of the online-store secret (a reference, not the value).')
-output onlineStoreUri string = onlineStore.properties.secretUri
 @description('Versionless URI of the message-bus secret (a reference, not the value).')
 output messageBusUri string = messageBus.properties.secretUri
 @description('Versionless URI of the rabbitmq-password secret (a reference, not the value).')
