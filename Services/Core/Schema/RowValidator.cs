@@ -1,0 +1,165 @@
+using System.Globalization;
+
+namespace Flywheel.Core.Schema;
+
+/// <summary>A row checked against its model's schema: typed values when valid, every problem with its field when not.</summary>
+public sealed record RowValidation(
+    IReadOnlyList<FieldError> Errors,
+    IReadOnlyDictionary<string, object?> Features,
+    object? Target,
+    DateTimeOffset? EventTime,
+    string? EntityId,
+    string? EventId)
+{
+    public bool IsValid => Errors.Count == 0;
+}
+
+/// <summary>
+/// Validates one row of raw text values (a CSV record, or an event with its JSON values written
+/// invariantly) against a model schema. Numbers are invariant-culture and finite; booleans are
+/// true/false or 1/0; categories must be in the schema's set when it has one; unknown columns
+/// are refused, so a misspelt header never silently drops a feature.
+/// </summary>
+public static class RowValidator
+{
+    public const int MaxTextLength = 256;
+
+    public static RowValidation Validate(ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null, bool requireTarget = false)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(row);
+        var errors = new List<FieldError>();
+        var features = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var known = new HashSet<string>(schema.Features.Select(f => f.Name), StringComparer.Ordinal) { schema.Target.Name };
+
+        foreach (var column in row.Keys.Where(c => !known.Contains(c) && !ModelSchema.ReservedColumns.Contains(c)).Order(StringComparer.Ordinal))
+        {
+            errors.Add(new(column, "is not a feature, the target or a reserved column of this model.", line));
+        }
+
+        foreach (var feature in schema.Features)
+        {
+            var raw = row.TryGetValue(feature.Name, out var text) ? text : null;
+            if (string.IsNullOrEmpty(raw))
+            {
+                if (!feature.Nullable)
+                {
+                    errors.Add(new(feature.Name, "is required.", line));
+                }
+
+                features[feature.Name] = null;
+                continue;
+            }
+
+            features[feature.Name] = Parse(feature.Name, feature.Type, raw, line, errors, feature);
+        }
+
+        object? target = null;
+        if (row.TryGetValue(schema.Target.Name, out var targetText) && !string.IsNullOrEmpty(targetText))
+        {
+            target = Parse(schema.Target.Name, schema.Target.Type, targetText, line, errors, feature: null);
+        }
+        else if (requireTarget)
+        {
+            errors.Add(new(schema.Target.Name, "is required: this row is used for training.", line));
+        }
+
+        DateTimeOffset? eventTime = null;
+        if (row.TryGetValue("event_time", out var timeText) && !string.IsNullOrEmpty(timeText))
+        {
+            if (DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            {
+                eventTime = parsed;
+            }
+            else
+            {
+                errors.Add(new("event_time", $"'{Shorten(timeText)}' is not an ISO-8601 time.", line));
+            }
+        }
+
+        var entityId = Text("entity_id", row, line, errors);
+        if (schema.EntityKey is not null && entityId is null && !errors.Any(e => e.Field == "entity_id"))
+        {
+            errors.Add(new("entity_id", $"is required: this model is keyed by {schema.EntityKey}.", line));
+        }
+
+        return new RowValidation(errors, features, target, eventTime, entityId, Text("event_id", row, line, errors));
+    }
+
+    private static object? Parse(string field, FeatureType type, string raw, long? line, List<FieldError> errors, FeatureDefinition? feature)
+    {
+        switch (type)
+        {
+            case FeatureType.Numeric:
+                if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    errors.Add(new(field, $"'{Shorten(raw)}' is not a number.", line));
+                    return null;
+                }
+
+                if (!double.IsFinite(number))
+                {
+                    errors.Add(new(field, "must be a finite number (not NaN or infinity).", line));
+                    return null;
+                }
+
+                if (feature?.Min is { } min && number < min)
+                {
+                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is below the minimum {min.ToString(CultureInfo.InvariantCulture)}.", line));
+                }
+
+                if (feature?.Max is { } max && number > max)
+                {
+                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is above the maximum {max.ToString(CultureInfo.InvariantCulture)}.", line));
+                }
+
+                return number;
+
+            case FeatureType.Boolean:
+                switch (raw.Trim().ToLowerInvariant())
+                {
+                    case "true" or "1":
+                        return true;
+                    case "false" or "0":
+                        return false;
+                    default:
+                        errors.Add(new(field, $"'{Shorten(raw)}' is not a boolean (true, false, 1 or 0).", line));
+                        return null;
+                }
+
+            default:
+                if (raw.Length > MaxTextLength)
+                {
+                    errors.Add(new(field, $"is longer than {MaxTextLength} characters.", line));
+                    return null;
+                }
+
+                if (feature?.Categories is { } categories && !categories.Contains(raw, StringComparer.Ordinal))
+                {
+                    var allowed = string.Join(", ", categories.Take(10)) + (categories.Count > 10 ? $", … ({categories.Count} in all)" : "");
+                    errors.Add(new(field, $"'{Shorten(raw)}' is not a known category ({allowed}).", line));
+                    return null;
+                }
+
+                return raw;
+        }
+    }
+
+    private static string? Text(string column, IReadOnlyDictionary<string, string?> row, long? line, List<FieldError> errors)
+    {
+        if (!row.TryGetValue(column, out var value) || string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (value.Length > MaxTextLength)
+        {
+            errors.Add(new(column, $"is longer than {MaxTextLength} characters.", line));
+            return null;
+        }
+
+        return value;
+    }
+
+    private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
+}
