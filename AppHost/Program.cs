@@ -12,7 +12,8 @@ var migrator = builder.AddProject<Projects.Flywheel_Migrator>(ResourceNames.Migr
     .Uses(infra.Artifacts);
 
 var registry = builder.AddService<Projects.Flywheel_Registry>(ResourceNames.Registry, migrator)
-    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);
+    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts)
+    .WithEnvironment("Flywheel__AdminKey", builder.AddAdminKey());
 
 var inference = builder.AddService<Projects.Flywheel_Inference>(ResourceNames.Inference, migrator)
     .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);

@@ -28,6 +28,11 @@ param enableGpu bool = false
 @description('Password of the RabbitMQ user "flywheel". Goes to Key Vault only.')
 param rabbitMqPassword string
 
+@secure()
+@minLength(32)
+@description('The bootstrap admin API key the registry accepts (at least 32 characters). Goes to Key Vault only.')
+param adminKey string
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -144,6 +149,10 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     brokerCredential: rabbitMqPassword
+    bootstrapAdminKey: adminKey
+    adminKeyReaderIds: [
+      identities.outputs.registry.principalId
+    ]
     messageBusReaderIds: [
       identities.outputs.registry.principalId
       identities.outputs.inference.principalId
@@ -260,6 +269,7 @@ module registryApp 'modules/app.bicep' = {
     workloadProfileName: 'Consumption'
     secrets: [
       { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.registry.id }
+      { name: 'admin-key', keyVaultUrl: keyVault.outputs.adminKeyUri, identity: identities.outputs.registry.id }
     ]
     env: [
       { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
@@ -279,6 +289,7 @@ module registryApp 'modules/app.bicep' = {
       { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'Flywheel__AdminKey', secretRef: 'admin-key' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.registry.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
     ]

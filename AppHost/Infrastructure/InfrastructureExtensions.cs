@@ -26,6 +26,21 @@ internal static class InfrastructureExtensions
             : LocalInfrastructure.Add(builder, options);
     }
 
+    /// <summary>
+    /// The bootstrap admin API key: created once per data folder for local runs (and copied to
+    /// <c>.flywheel/admin.key</c> by <c>./flywheel up</c>), a secret parameter when publishing.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddAdminKey(this IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return builder.AddParameter(ResourceNames.AdminKey, secret: true);
+        }
+
+        var keyFile = LocalSecrets.PasswordFile(InfrastructureOptions.DataDirectoryOf(builder), ResourceNames.AdminKey);
+        return builder.AddParameter(ResourceNames.AdminKey, LocalSecrets.Read(keyFile), secret: true);
+    }
+
     private static Dependency External(IDistributedApplicationBuilder builder, string name) =>
         new(builder.AddConnectionString(name), Server: null);
 }

@@ -13,7 +13,7 @@ internal sealed record InfrastructureOptions(bool UseContainers, string DataDire
     {
         var config = builder.Configuration;
         var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
-        var data = Path.GetFullPath(config["Flywheel:DataDir"] ?? Path.Combine(repository, ".flywheel", "data"));
+        var data = DataDirectoryOf(builder);
         var tools = Path.GetFullPath(config["Flywheel:ToolsDir"] ?? Path.Combine(repository, ".flywheel", "tools"));
         var scripts = Path.Combine(builder.AppHostDirectory, "local");
         var mode = config["Flywheel:Infrastructure"] ?? "auto";
@@ -27,6 +27,10 @@ internal sealed record InfrastructureOptions(bool UseContainers, string DataDire
         };
         return new InfrastructureOptions(useContainers, data, tools, scripts);
     }
+
+    public static string DataDirectoryOf(IDistributedApplicationBuilder builder) =>
+        Path.GetFullPath(builder.Configuration["Flywheel:DataDir"]
+            ?? Path.Combine(builder.AppHostDirectory, "..", ".flywheel", "data"));
 
     /// <summary>
     /// A container runtime's client can be installed while no engine runs (the case on this

@@ -18,6 +18,9 @@ public static class ResourceNames
     public const string MessageBus = "message-bus";
     public const string Artifacts = "artifacts";
 
+    /// <summary>The bootstrap admin API key (a secret parameter).</summary>
+    public const string AdminKey = "admin-key";
+
     // Services.
     public const string Migrator = "migrator";
     public const string Gateway = "gateway";

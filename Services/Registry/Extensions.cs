@@ -1,4 +1,5 @@
-using Flywheel.Contracts;
+using Flywheel.Registry.Security;
+using Microsoft.AspNetCore.Authentication;
 using Scalar.AspNetCore;
 
 namespace Flywheel.Registry;
@@ -11,6 +12,11 @@ internal static class Extensions
         builder.AddOnlineStore();
         builder.AddBlobStorage();
         builder.AddMessaging();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator));
+        builder.Services.AddHostedService<AdminKeyBootstrap>();
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Flywheel control plane";

@@ -1,4 +1,5 @@
 using Flywheel.Registry;
+using Flywheel.Registry.Models;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,8 +10,11 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapApiDocs();
 app.MapPlatformApi();
+app.MapModelsApi();
 
 app.Run();

@@ -19,6 +19,13 @@ param tags object
 @description('Password of the RabbitMQ user "flywheel".')
 param brokerCredential string
 
+@secure()
+@description('The bootstrap admin API key for the registry.')
+param bootstrapAdminKey string
+
+@description('Principal ids allowed to read the admin-key secret.')
+param adminKeyReaderIds string[]
+
 @description('Principal ids allowed to read the message-bus secret.')
 param messageBusReaderIds string[]
 
@@ -62,6 +69,27 @@ resource rabbitMqPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' =
   }
 }
 
+resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'admin-key'
+  properties: {
+    value: bootstrapAdminKey
+    contentType: 'Bootstrap admin API key of the registry'
+  }
+}
+
+resource adminKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in adminKeyReaderIds: {
+    name: guid(adminKeySecret.id, principalId, secretsUserRoleId)
+    scope: adminKeySecret
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+    }
+  }
+]
+
 resource messageBusReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for principalId in messageBusReaderIds: {
     name: guid(messageBus.id, principalId, secretsUserRoleId)
@@ -88,6 +116,8 @@ resource rabbitMqPasswordReaders 'Microsoft.Authorization/roleAssignments@2022-0
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri
+@description('Versionless URI of the admin-key secret (a reference, not the value).')
+output adminKeyUri string = adminKeySecret.properties.secretUri
 @description('Versionless URI of the message-bus secret (a reference, not the value).')
 output messageBusUri string = messageBus.properties.secretUri
 @description('Versionless URI of the rabbitmq-password secret (a reference, not the value).')

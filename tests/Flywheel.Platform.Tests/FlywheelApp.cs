@@ -78,6 +78,9 @@ public sealed class FlywheelApp : IAsyncDisposable
 
     public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
 
+    /// <summary>The bootstrap admin API key the AppHost created for this platform's data folder.</summary>
+    public string AdminKey => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.AdminKey + ".password")).Trim();
+
     public async Task<string> ConnectionStringAsync(string name) =>
         await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"No connection string '{name}'.");
 

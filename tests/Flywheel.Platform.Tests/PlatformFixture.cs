@@ -17,3 +17,10 @@ public sealed class PlatformFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>Test classes that only add data under names of their own share one platform.</summary>
+[CollectionDefinition(Name)]
+public sealed class SharedPlatform : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "shared platform";
+}

@@ -9,7 +9,8 @@ namespace Flywheel.Platform.Tests;
 
 /// <summary>The whole platform comes up on real PostgreSQL, Redis, RabbitMQ and Azurite, and the gateway routes every prefix.</summary>
 /// <remarks>These tests only read, so they share one running platform.</remarks>
-public sealed class PlatformTests(PlatformFixture fixture) : IClassFixture<PlatformFixture>
+[Collection(SharedPlatform.Name)]
+public sealed class PlatformTests(PlatformFixture fixture)
 {
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
 
