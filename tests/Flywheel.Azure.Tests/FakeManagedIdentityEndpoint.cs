@@ -13,63 +13,43 @@ namespace Flywheel.Azure.Tests;
 /// </summary>
 internal sealed class FakeManagedIdentityEndpoint : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
     private readonly Func<string, string> _tokenFor;
-    private readonly Task _serving;
+    private readonly LoopbackServer _server;
 
     public FakeManagedIdentityEndpoint(Func<string, string> tokenFor)
     {
         _tokenFor = tokenFor;
-        var port = Ports.Free();
-        Url = $"http://127.0.0.1:{port}/msi/token";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/msi/");
-        _listener.Start();
-        _serving = Task.Run(ServeAsync);
+        _server = new LoopbackServer("/msi/", AnswerAsync);
     }
 
-    public string Url { get; }
+    public string Url => _server.BaseUrl + "token";
 
     public string Secret { get; } = Guid.NewGuid().ToString("N");
 
     public ConcurrentQueue<(string Resource, string? ClientId)> Requests { get; } = new();
 
-    private async Task ServeAsync()
+    private async Task AnswerAsync(HttpListenerContext context)
     {
-        while (_listener.IsListening)
+        var request = context.Request;
+        var resource = request.QueryString["resource"] ?? "";
+        if (request.Headers["X-IDENTITY-HEADER"] != Secret || resource.Length == 0)
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            var request = context.Request;
-            var resource = request.QueryString["resource"] ?? "";
-            if (request.Headers["X-IDENTITY-HEADER"] != Secret || resource.Length == 0)
-            {
-                context.Response.StatusCode = 400;
-                context.Response.Close();
-                continue;
-            }
-
-            Requests.Enqueue((resource, request.QueryString["client_id"]));
-            var expiresOn = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-            var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>
-            {
-                ["access_token"] = _tokenFor(resource),
-                ["expires_on"] = expiresOn,
-                ["resource"] = resource,
-                ["token_type"] = "Bearer",
-                ["client_id"] = request.QueryString["client_id"] ?? "",
-            });
-            context.Response.ContentType = "application/json";
-            await context.Response.OutputStream.WriteAsync(body);
-            context.Response.Close();
+            context.Response.StatusCode = 400;
+            return;
         }
+
+        Requests.Enqueue((resource, request.QueryString["client_id"]));
+        var expiresOn = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>
+        {
+            ["access_token"] = _tokenFor(resource),
+            ["expires_on"] = expiresOn,
+            ["resource"] = resource,
+            ["token_type"] = "Bearer",
+            ["client_id"] = request.QueryString["client_id"] ?? "",
+        });
+        context.Response.ContentType = "application/json";
+        await context.Response.OutputStream.WriteAsync(body);
     }
 
     /// <summary>An unsigned JWT with the claims Azurite's OAuth mode checks (audience, issuer, lifetime).</summary>
@@ -93,10 +73,5 @@ internal sealed class FakeManagedIdentityEndpoint : IAsyncDisposable
         return $"{header}.{payload}.{Convert.ToBase64String(Encoding.ASCII.GetBytes("unsigned")).TrimEnd('=')}";
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _listener.Stop();
-        _listener.Close();
-        await _serving;
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -12,22 +12,12 @@ namespace Flywheel.Azure.Tests;
 /// </summary>
 public sealed class RedisIdentityTests : IAsyncLifetime
 {
-    private readonly string _work = Path.Combine(Path.GetTempPath(), "flywheel-redis-identity-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly string _adminPassword = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
     private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
     private readonly string _principalId = Guid.NewGuid().ToString();
-    private readonly int _redisPort = Ports.Free();
-    private LocalProcess _redis = null!;
+    private readonly LocalRedis _redis = new();
 
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_work);
-        var passwordFile = Path.Combine(_work, "redis.password");
-        await File.WriteAllTextAsync(passwordFile, _adminPassword);
-        _redis = LocalProcess.Start("bash", [Repository.Path("AppHost", "local", "redis.sh"), Path.Combine(_work, "redis"), $"{_redisPort}", passwordFile]);
-        // Azure Cache for Redis knows the identity as a user named by its principal id.
-        await RedisCliAsync("ACL", "SETUSER", _principalId, "on", $">{_token}", "~*", "&*", "+@all");
-    }
+    // Azure Cache for Redis knows the identity as a user named by its principal id.
+    public Task InitializeAsync() => _redis.CliAsync("ACL", "SETUSER", _principalId, "on", $">{_token}", "~*", "&*", "+@all");
 
     [Fact]
     public async Task The_gateway_signs_in_to_Redis_as_its_managed_identity()
@@ -41,7 +31,7 @@ public sealed class RedisIdentityTests : IAsyncLifetime
             [Repository.Path("Services", "Gateway", "bin", Repository.Metadata("Configuration"), "net10.0", "Flywheel.Gateway.dll")],
             new Dictionary<string, string>
             {
-                [$"ConnectionStrings__{ResourceNames.OnlineStore}"] = $"127.0.0.1:{_redisPort},user={_principalId},abortConnect=false",
+                [$"ConnectionStrings__{ResourceNames.OnlineStore}"] = $"127.0.0.1:{_redis.Port},user={_principalId},abortConnect=false",
                 ["AZURE_CLIENT_ID"] = clientId,
                 ["IDENTITY_ENDPOINT"] = identity.Url,
                 ["IDENTITY_HEADER"] = identity.Secret,
@@ -76,32 +66,8 @@ public sealed class RedisIdentityTests : IAsyncLifetime
         Assert.True(health is not null, "the gateway never reached Redis:\n" + gateway.Output);
         Assert.Contains(identity.Requests, r => r.Resource.StartsWith("https://redis.azure.com", StringComparison.Ordinal) && r.ClientId == clientId);
         // Redis itself says who is connected.
-        Assert.Contains($"user={_principalId}", await RedisCliAsync("CLIENT", "LIST"), StringComparison.Ordinal);
+        Assert.Contains($"user={_principalId}", await _redis.CliAsync("CLIENT", "LIST"), StringComparison.Ordinal);
     }
 
-    private async Task<string> RedisCliAsync(params string[] command)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            await using var cli = LocalProcess.Start("redis-cli", ["-p", $"{_redisPort}", "--no-auth-warning", "-a", _adminPassword, .. command]);
-            await cli.WaitForExitAsync(TimeSpan.FromSeconds(10));
-            if (cli.ExitCode == 0 && !cli.Output.Contains("ERR", StringComparison.Ordinal) && !cli.Output.Contains("Could not connect", StringComparison.Ordinal))
-            {
-                return cli.Output;
-            }
-
-            if (attempt == 40)
-            {
-                throw new InvalidOperationException($"redis-cli {string.Join(' ', command)} failed: {cli.Output}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _redis.DisposeAsync();
-        Directory.Delete(_work, recursive: true);
-    }
+    public async Task DisposeAsync() => await _redis.DisposeAsync();
 }
