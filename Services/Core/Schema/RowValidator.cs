@@ -34,7 +34,7 @@ public static class RowValidator
 
         foreach (var column in row.Keys.Where(c => !known.Contains(c) && !ModelSchema.ReservedColumns.Contains(c)).Order(StringComparer.Ordinal))
         {
-            errors.Add(new(column, "is not a feature, the target or a reserved column of this model.", line));
+            errors.Add(new(column, "is not a feature, the target or a reserved column of this model.", line, "unknown_column"));
         }
 
         foreach (var feature in schema.Features)
@@ -44,7 +44,7 @@ public static class RowValidator
             {
                 if (!feature.Nullable)
                 {
-                    errors.Add(new(feature.Name, "is required.", line));
+                    errors.Add(new(feature.Name, "is required.", line, "required"));
                 }
 
                 features[feature.Name] = null;
@@ -61,7 +61,7 @@ public static class RowValidator
         }
         else if (requireTarget)
         {
-            errors.Add(new(schema.Target.Name, "is required: this row is used for training.", line));
+            errors.Add(new(schema.Target.Name, "is required: this row is used for training.", line, "required"));
         }
 
         DateTimeOffset? eventTime = null;
@@ -73,14 +73,14 @@ public static class RowValidator
             }
             else
             {
-                errors.Add(new("event_time", $"'{Shorten(timeText)}' is not an ISO-8601 time.", line));
+                errors.Add(new("event_time", $"'{Shorten(timeText)}' is not an ISO-8601 time.", line, "time"));
             }
         }
 
         var entityId = Text("entity_id", row, line, errors);
         if (schema.EntityKey is not null && entityId is null && !errors.Any(e => e.Field == "entity_id"))
         {
-            errors.Add(new("entity_id", $"is required: this model is keyed by {schema.EntityKey}.", line));
+            errors.Add(new("entity_id", $"is required: this model is keyed by {schema.EntityKey}.", line, "required"));
         }
 
         return new RowValidation(errors, features, target, eventTime, entityId, Text("event_id", row, line, errors));
@@ -93,24 +93,24 @@ public static class RowValidator
             case FeatureType.Numeric:
                 if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
                 {
-                    errors.Add(new(field, $"'{Shorten(raw)}' is not a number.", line));
+                    errors.Add(new(field, $"'{Shorten(raw)}' is not a number.", line, "type"));
                     return null;
                 }
 
                 if (!double.IsFinite(number))
                 {
-                    errors.Add(new(field, "must be a finite number (not NaN or infinity).", line));
+                    errors.Add(new(field, "must be a finite number (not NaN or infinity).", line, "type"));
                     return null;
                 }
 
                 if (feature?.Min is { } min && number < min)
                 {
-                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is below the minimum {min.ToString(CultureInfo.InvariantCulture)}.", line));
+                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is below the minimum {min.ToString(CultureInfo.InvariantCulture)}.", line, "range"));
                 }
 
                 if (feature?.Max is { } max && number > max)
                 {
-                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is above the maximum {max.ToString(CultureInfo.InvariantCulture)}.", line));
+                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is above the maximum {max.ToString(CultureInfo.InvariantCulture)}.", line, "range"));
                 }
 
                 return number;
@@ -123,21 +123,21 @@ public static class RowValidator
                     case "false" or "0":
                         return false;
                     default:
-                        errors.Add(new(field, $"'{Shorten(raw)}' is not a boolean (true, false, 1 or 0).", line));
+                        errors.Add(new(field, $"'{Shorten(raw)}' is not a boolean (true, false, 1 or 0).", line, "type"));
                         return null;
                 }
 
             default:
                 if (raw.Length > MaxTextLength)
                 {
-                    errors.Add(new(field, $"is longer than {MaxTextLength} characters.", line));
+                    errors.Add(new(field, $"is longer than {MaxTextLength} characters.", line, "length"));
                     return null;
                 }
 
                 if (feature?.Categories is { } categories && !categories.Contains(raw, StringComparer.Ordinal))
                 {
                     var allowed = string.Join(", ", categories.Take(10)) + (categories.Count > 10 ? $", … ({categories.Count} in all)" : "");
-                    errors.Add(new(field, $"'{Shorten(raw)}' is not a known category ({allowed}).", line));
+                    errors.Add(new(field, $"'{Shorten(raw)}' is not a known category ({allowed}).", line, "category"));
                     return null;
                 }
 
@@ -154,7 +154,7 @@ public static class RowValidator
 
         if (value.Length > MaxTextLength)
         {
-            errors.Add(new(column, $"is longer than {MaxTextLength} characters.", line));
+            errors.Add(new(column, $"is longer than {MaxTextLength} characters.", line, "length"));
             return null;
         }
 

@@ -46,7 +46,7 @@ public sealed class RowValidatorTests
 
         var error = SingleError(row);
 
-        Assert.Equal(new FieldError("amount", "'twelve' is not a number.", 7), error);
+        Assert.Equal(new FieldError("amount", "'twelve' is not a number.", 7, "type"), error);
     }
 
     [Theory]
@@ -147,7 +147,7 @@ public sealed class RowValidatorTests
         var row = Good();
         row.Remove("amount");
 
-        Assert.Equal(new FieldError("amount", "is required.", 7), SingleError(row));
+        Assert.Equal(new FieldError("amount", "is required.", 7, "required"), SingleError(row));
     }
 
     [Fact]
