@@ -25,9 +25,12 @@ public static class GatewayRoutes
     /// <summary>Console pages; its long-lived Blazor circuit is a WebSocket, which request timeouts leave alone.</summary>
     public static readonly TimeSpan ConsoleTimeout = TimeSpan.FromSeconds(60);
 
+    public const long MaxUploadBytes = 1L << 30;
+
     public static IReadOnlyList<RouteConfig> Routes { get; } =
     [
-        Route("api", "/api/{**rest}", RegistryCluster, ApiTimeout),
+        // Data uploads of up to 1 GB stream through /api; the registry bounds each endpoint itself.
+        Route("api", "/api/{**rest}", RegistryCluster, ApiTimeout) with { MaxRequestBodySize = MaxUploadBytes },
         Route("inference-v1", "/v1/{**rest}", InferenceCluster, InferenceTimeout),
         Route("inference-v2", "/v2/{**rest}", InferenceCluster, InferenceTimeout),
         // Last resort: anything no other route or gateway endpoint takes.

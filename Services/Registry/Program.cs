@@ -1,4 +1,5 @@
 using Flywheel.Registry;
+using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Models;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -16,5 +17,6 @@ app.MapDefaultEndpoints();
 app.MapApiDocs();
 app.MapPlatformApi();
 app.MapModelsApi();
+app.MapIngestionApi();
 
 app.Run();

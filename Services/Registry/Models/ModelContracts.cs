@@ -71,4 +71,7 @@ public sealed record ModelResponse(
     TargetDefinition Target,
     ModelPolicy Policy,
     DateTimeOffset CreatedAt,
-    string CreatedBy);
+    string CreatedBy)
+{
+    public ModelSchema ToSchema() => new(Name, Task, Features, Target, EntityKey);
+}

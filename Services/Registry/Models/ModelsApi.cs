@@ -81,15 +81,21 @@ public static class ModelsApi
     }
 
     public static async Task<Results<Ok<ModelResponse>, ProblemHttpResult>> GetAsync(
-        string model, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        string model, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken) =>
+        await FindAsync(model, database, json.Value.SerializerOptions, cancellationToken) is { } found
+            ? TypedResults.Ok(found)
+            : ModelNotFound(model);
+
+    public static async Task<ModelResponse?> FindAsync(string model, NpgsqlDataSource database, JsonSerializerOptions json, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand(SelectModels + " WHERE name = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = model });
-        var found = await ReadAsync(command, json.Value.SerializerOptions, cancellationToken);
-        return found.Count == 1
-            ? TypedResults.Ok(found[0])
-            : TypedResults.Problem(title: "Model not found", detail: $"There is no model named '{model}'.", statusCode: StatusCodes.Status404NotFound);
+        var found = await ReadAsync(command, json, cancellationToken);
+        return found.Count == 1 ? found[0] : null;
     }
+
+    public static ProblemHttpResult ModelNotFound(string model) =>
+        TypedResults.Problem(title: "Model not found", detail: $"There is no model named '{model}'.", statusCode: StatusCodes.Status404NotFound);
 
     private const string SelectModels =
         "SELECT name, task, entity_key, features::text, target::text, policy::text, created_at, created_by FROM registry.models";

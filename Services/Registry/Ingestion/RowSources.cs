@@ -1,0 +1,136 @@
+using System.Text;
+using System.Text.Json;
+using Flywheel.Core.Ingestion;
+
+namespace Flywheel.Registry.Ingestion;
+
+/// <summary>One row of an upload as raw text values by column, with its line in the file; or why the line is not a row.</summary>
+public sealed record SourceRow(long Line, IReadOnlyDictionary<string, string?> Values, string? Problem = null);
+
+/// <summary>
+/// Streams rows out of CSV (with a header) or NDJSON bodies; never holds more than one record.
+/// Reading is synchronous (the CSV reader works a character at a time), so the upload endpoint
+/// allows synchronous I/O for its own request only.
+/// </summary>
+public static class RowSources
+{
+    public const int MaxLineLength = CsvRecordReader.DefaultMaxRecordLength;
+
+    /// <summary>Strict UTF-8: a body with invalid bytes is refused rather than read as replacement characters.</summary>
+    public static StreamReader Open(Stream body) =>
+        new(body, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false, bufferSize: 64 * 1024);
+
+    public static IEnumerable<SourceRow> Csv(TextReader text, Func<IReadOnlyList<string>, string?> checkHeader, CancellationToken cancellationToken)
+    {
+        var reader = new CsvRecordReader(text, MaxLineLength);
+        var header = reader.Read() ?? throw new MalformedDataException(1, "the file is empty; it needs a header row.");
+        header = [.. header.Select(h => h.Trim())];
+        if (header.Length > 0 && header[0].StartsWith('\uFEFF'))
+        {
+            header[0] = header[0][1..];
+        }
+
+        if (header.Distinct(StringComparer.Ordinal).Count() != header.Length)
+        {
+            throw new MalformedDataException(1, "the header names a column more than once.");
+        }
+
+        if (checkHeader(header) is { } headerProblem)
+        {
+            throw new MalformedDataException(1, headerProblem);
+        }
+
+        while (reader.Read() is { } fields)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (fields is [""])
+            {
+                continue; // a blank line
+            }
+
+            if (fields.Length != header.Length)
+            {
+                throw new MalformedDataException(reader.Line, $"the row has {fields.Length} fields; the header has {header.Length}.");
+            }
+
+            var values = new Dictionary<string, string?>(header.Length, StringComparer.Ordinal);
+            for (var i = 0; i < header.Length; i++)
+            {
+                values[header[i]] = fields[i];
+            }
+
+            yield return new SourceRow(reader.Line, values);
+        }
+    }
+
+    public static IEnumerable<SourceRow> Ndjson(TextReader text, CancellationToken cancellationToken)
+    {
+        var line = 0L;
+        var buffer = new StringBuilder();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            buffer.Clear();
+            line++;
+            int c;
+            while ((c = text.Read()) != -1 && c != '\n')
+            {
+                if (buffer.Length >= MaxLineLength)
+                {
+                    throw new MalformedDataException(line, $"the line is longer than {MaxLineLength} characters.");
+                }
+
+                buffer.Append((char)c);
+            }
+
+            if (c == -1 && buffer.Length == 0)
+            {
+                yield break;
+            }
+
+            var json = buffer.ToString().TrimEnd('\r');
+            if (json.Trim().Length > 0)
+            {
+                yield return Parse(line, json);
+            }
+
+            if (c == -1)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>One JSON object per line; values become their invariant text so one validator serves both formats.</summary>
+    public static SourceRow Parse(long line, string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return new SourceRow(line, new Dictionary<string, string?>(), "is not a JSON object.");
+            }
+
+            var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                values[property.Name] = property.Value.ValueKind switch
+                {
+                    JsonValueKind.Null => null,
+                    JsonValueKind.String => property.Value.GetString(),
+                    JsonValueKind.True => "true",
+                    JsonValueKind.False => "false",
+                    JsonValueKind.Number => property.Value.GetRawText(),
+                    _ => property.Value.GetRawText(),
+                };
+            }
+
+            return new SourceRow(line, values);
+        }
+        catch (JsonException ex)
+        {
+            return new SourceRow(line, new Dictionary<string, string?>(), $"is not valid JSON: {ex.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0]}");
+        }
+    }
+}

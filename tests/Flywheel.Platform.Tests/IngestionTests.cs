@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Flywheel.Contracts;
+using Npgsql;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>Uploading data through the gateway: validation by line and field, quarantine, duplicates, malformed files.</summary>
+[Collection(SharedPlatform.Name)]
+public sealed class IngestionTests(PlatformFixture fixture)
+{
+    private readonly FlywheelApp _flywheel = fixture.Flywheel;
+
+    private const string Header = "event_id,entity_id,event_time,amount,merchant_category,is_online,is_fraud";
+
+    private async Task<(HttpClient Gateway, string Model)> NewModelAsync()
+    {
+        var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+        gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _flywheel.AdminKey);
+        var name = "d-" + Guid.NewGuid().ToString("N")[..10];
+        var definition = JsonNode.Parse($$"""
+            { "name": "{{name}}", "task": "binary", "entity_key": "card_id",
+              "features": [
+                { "name": "amount", "type": "numeric", "min": 0 },
+                { "name": "merchant_category", "type": "categorical", "categories": ["grocery", "travel"], "nullable": true },
+                { "name": "is_online", "type": "boolean" } ],
+              "target": { "name": "is_fraud", "type": "boolean" } }
+            """);
+        using var created = await gateway.PostAsJsonAsync("/api/models", definition);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return (gateway, name);
+    }
+
+    private static Task<HttpResponseMessage> UploadAsync(HttpClient gateway, string model, string body, string contentType = "text/csv") =>
+        gateway.PostAsync($"/api/models/{model}/data", new StringContent(body, Encoding.UTF8, contentType));
+
+    private async Task<long> StoredRowsAsync(string model)
+    {
+        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM registry.observations WHERE model = $1", connection);
+        count.Parameters.Add(new NpgsqlParameter { Value = model });
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task An_upload_with_bad_rows_reports_each_by_line_and_field_and_keeps_the_good_rows()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"""
+            {Header}
+            e1,c1,2026-01-01T10:00:00Z,12.5,grocery,true,0
+            e2,c2,2026-01-01T11:00:00Z,-3,grocery,false,0
+            e3,c3,2026-01-01T12:00:00Z,40,casino,1,1
+            e4,c4,2026-01-01T13:00:00Z,7,,0,0
+            e5,c5,not-a-time,8,travel,maybe,1
+
+            """;
+
+        using var response = await UploadAsync(gateway, model, csv);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(2, result.GetProperty("accepted").GetInt64());
+        Assert.Equal(3, result.GetProperty("rejected").GetInt64());
+        var errors = result.GetProperty("errors").EnumerateArray()
+            .Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString())).ToList();
+        Assert.Equal([(3L, "amount"), (4L, "merchant_category"), (6L, "is_online"), (6L, "event_time")], errors);
+        Assert.Equal(0.5, result.GetProperty("missing_rates").GetProperty("merchant_category").GetDouble());
+        Assert.Equal(1, result.GetProperty("problems").GetProperty("amount").GetProperty("range").GetInt64());
+        Assert.Equal(2, await StoredRowsAsync(model));
+
+        var id = result.GetProperty("ingestion_id").GetString();
+        var detail = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions/{id}");
+        Assert.Equal("succeeded", detail.GetProperty("state").GetString());
+        var quarantine = detail.GetProperty("quarantine").EnumerateArray().ToList();
+        Assert.Equal([3L, 4L, 6L], quarantine.Select(q => q.GetProperty("line").GetInt64()));
+        Assert.Equal("casino", quarantine[1].GetProperty("values").GetProperty("merchant_category").GetString());
+        Assert.Contains("not a known category", quarantine[1].GetProperty("errors")[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rows_with_an_event_id_seen_before_are_counted_as_duplicates_and_stored_once()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var first = $"{Header}\na,c1,2026-01-01T10:00:00Z,1,grocery,true,0\nb,c2,2026-01-01T10:00:00Z,2,grocery,true,0\na,c1,2026-01-01T10:00:00Z,1,grocery,true,0\n";
+        var second = $"{Header}\nb,c2,2026-01-01T10:00:00Z,2,grocery,true,0\nc,c3,2026-01-01T10:00:00Z,3,travel,false,1\n";
+
+        var one = await (await UploadAsync(gateway, model, first)).Content.ReadFromJsonAsync<JsonElement>();
+        var two = await (await UploadAsync(gateway, model, second)).Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal((2L, 1L), (one.GetProperty("accepted").GetInt64(), one.GetProperty("duplicates").GetInt64()));
+        Assert.Equal((1L, 1L), (two.GetProperty("accepted").GetInt64(), two.GetProperty("duplicates").GetInt64()));
+        Assert.Equal(3, await StoredRowsAsync(model));
+    }
+
+    [Fact]
+    public async Task Ndjson_rows_are_validated_the_same_way_and_a_line_that_is_not_json_is_quarantined()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var ndjson = """
+            {"event_id":"n1","entity_id":"c1","amount":3.5,"merchant_category":"travel","is_online":true,"is_fraud":false}
+            {"event_id":"n2","entity_id":"c1","amount":"lots","is_online":false}
+            {not json
+            {"event_id":"n3","entity_id":"c2","amount":0,"merchant_category":null,"is_online":0}
+
+            """;
+
+        using var response = await UploadAsync(gateway, model, ndjson, "application/x-ndjson");
+
+        var result = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, result.GetProperty("accepted").GetInt64());
+        var errors = result.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString())).ToList();
+        Assert.Equal([(2L, "amount"), (3L, "line")], errors);
+        Assert.Equal(2, await StoredRowsAsync(model));
+    }
+
+    [Fact]
+    public async Task A_ragged_row_stops_the_upload_with_a_400_at_its_line_and_keeps_the_rows_before_it()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,grocery,true,0\ne3,c3,2026-01-01T10:00:00Z,3\ne4,c4,2026-01-01T10:00:00Z,4,grocery,true,0\n";
+
+        using var response = await UploadAsync(gateway, model, csv);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(4, problem.GetProperty("line").GetInt64());
+        Assert.Equal(2, problem.GetProperty("accepted").GetInt64());
+        Assert.Contains("4 fields; the header has 7", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, await StoredRowsAsync(model));
+        var detail = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions/{problem.GetProperty("ingestion_id").GetString()}");
+        Assert.Equal("failed", detail.GetProperty("state").GetString());
+    }
+
+    [Theory]
+    [InlineData("event_id,amount,is_online,colour\ne1,1,true,red\n", "column 'colour'")]
+    [InlineData("event_id,merchant_category,is_online\ne1,grocery,true\n", "required feature 'amount'")]
+    [InlineData("event_id,amount,amount,is_online\ne1,1,2,true\n", "more than once")]
+    [InlineData("", "empty")]
+    public async Task A_wrong_header_is_refused_before_any_row(string csv, string reason)
+    {
+        var (gateway, model) = await NewModelAsync();
+
+        using var response = await UploadAsync(gateway, model, csv);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(reason, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await StoredRowsAsync(model));
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_utf8_is_refused()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var bytes = Encoding.UTF8.GetBytes($"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,gro").Concat(new byte[] { 0xC3, 0x28 }).Concat(Encoding.UTF8.GetBytes("cery,true,0\n")).ToArray();
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+
+        using var response = await gateway.PostAsync($"/api/models/{model}/data", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("UTF-8", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_ten_megabyte_line_is_refused_with_its_line_number()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,{new string('g', 10 << 20)},true,0\n";
+
+        using var response = await UploadAsync(gateway, model, csv);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(3, problem.GetProperty("line").GetInt64());
+        Assert.Equal(1, await StoredRowsAsync(model));
+    }
+
+    [Fact]
+    public async Task Uploads_need_an_operating_key_a_known_model_and_a_supported_format()
+    {
+        var (gateway, model) = await NewModelAsync();
+        using var anonymous = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        using var noKey = await UploadAsync(anonymous, model, $"{Header}\n");
+        using var unknownModel = await UploadAsync(gateway, "no-such-model", $"{Header}\n");
+        using var wrongType = await UploadAsync(gateway, model, "<xml/>", "application/xml");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknownModel.StatusCode);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
+    }
+}
