@@ -17,6 +17,7 @@ internal static class Extensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator));
         builder.Services.AddHostedService<AdminKeyBootstrap>();
+        builder.Services.AddSingleton<Ingestion.OnlineStore>();
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Flywheel control plane";

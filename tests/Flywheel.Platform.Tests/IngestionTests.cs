@@ -196,4 +196,55 @@ public sealed class IngestionTests(PlatformFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, unknownModel.StatusCode);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
     }
+
+    [Fact]
+    public async Task Events_are_accepted_one_at_a_time_or_in_small_batches()
+    {
+        var (gateway, model) = await NewModelAsync();
+
+        using var single = await gateway.PostAsJsonAsync($"/api/models/{model}/events",
+            JsonNode.Parse("""{"event_id":"s1","entity_id":"c9","amount":1,"is_online":true}"""));
+        using var batch = await gateway.PostAsJsonAsync($"/api/models/{model}/events", JsonNode.Parse("""
+            [ {"event_id":"b1","entity_id":"c9","amount":2,"is_online":false},
+              {"event_id":"b2","entity_id":"c9","amount":-2,"is_online":false},
+              {"event_id":"s1","entity_id":"c9","amount":1,"is_online":true} ]
+            """));
+        using var tooMany = await gateway.PostAsJsonAsync($"/api/models/{model}/events", Enumerable.Range(0, 10_001).Select(i => new { event_id = $"x{i}" }));
+
+        Assert.Equal(1, (await single.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt64());
+        var result = await batch.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((1L, 1L, 1L), (result.GetProperty("accepted").GetInt64(), result.GetProperty("rejected").GetInt64(), result.GetProperty("duplicates").GetInt64()));
+        Assert.Equal(2, result.GetProperty("errors")[0].GetProperty("line").GetInt64());
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Equal(2, await StoredRowsAsync(model));
+    }
+
+    [Fact]
+    public async Task The_online_store_keeps_each_entitys_latest_values_whatever_order_they_arrive_in()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"""
+            {Header}
+            e2,c1,2026-01-01T12:00:00Z,20,travel,true,0
+            e1,c1,2026-01-01T10:00:00Z,10,grocery,false,0
+            e3,c2,2026-01-01T09:00:00Z,5,grocery,false,1
+
+            """;
+        using var upload = await UploadAsync(gateway, model, csv);
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+
+        var c1 = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/features/c1");
+        Assert.Equal(20, c1.GetProperty("features").GetProperty("amount").GetDouble());
+        Assert.Equal("travel", c1.GetProperty("features").GetProperty("merchant_category").GetString());
+        Assert.Equal(DateTimeOffset.Parse("2026-01-01T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture), c1.GetProperty("event_time").GetDateTimeOffset());
+
+        using var newer = await gateway.PostAsJsonAsync($"/api/models/{model}/events",
+            JsonNode.Parse("""{"event_id":"e4","entity_id":"c1","event_time":"2026-01-02T00:00:00Z","amount":30,"is_online":false}"""));
+        var updated = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/features/c1");
+        Assert.Equal(30, updated.GetProperty("features").GetProperty("amount").GetDouble());
+        Assert.Equal(JsonValueKind.Null, updated.GetProperty("features").GetProperty("merchant_category").ValueKind);
+
+        using var unknown = await gateway.GetAsync($"/api/models/{model}/features/nobody");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
 }

@@ -21,6 +21,7 @@ public static class IngestionApi
 {
     public const long MaxBodyBytes = 1L << 30;
     public const int BatchSize = 5_000;
+    public const int MaxEvents = 10_000;
 
     public static RouteGroupBuilder MapIngestionApi(this IEndpointRouteBuilder app)
     {
@@ -30,12 +31,20 @@ public static class IngestionApi
             .Accepts<string>("text/csv", "application/x-ndjson")
             .WithName("UploadData")
             .WithSummary("Upload rows (CSV with a header, or NDJSON); every rejected row is reported with its line and field.");
+        data.MapPost("/events", PostEventsAsync)
+            .RequireAuthorization(Policies.Operate)
+            .WithName("PostEvents")
+            .WithSummary("Send one event or a small batch; validated and stored like uploaded rows.");
+        data.MapGet("/features/{entity}", GetOnlineFeaturesAsync)
+            .WithName("GetOnlineFeatures")
+            .WithSummary("An entity's latest feature values from the online store.");
         data.MapGet("/ingestions/{id:guid}", GetAsync).WithName("GetIngestion").WithSummary("An ingestion's validation report and quarantined rows.");
         return data;
     }
 
     public static async Task<IResult> UploadAsync(
-        string model, HttpContext http, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken)
+        string model, HttpContext http, ClaimsPrincipal user, NpgsqlDataSource database, OnlineStore onlineStore,
+        IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken)
     {
         var json = jsonOptions.Value.SerializerOptions;
         var format = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant() switch
@@ -66,25 +75,7 @@ public static class IngestionApi
         http.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
 
         var schema = found.ToSchema();
-        var writer = new IngestionWriter(database, json);
-        var report = new IngestionReport([.. schema.Features.Select(f => f.Name)]);
-        var id = await writer.StartAsync(model, format, user.Identity?.Name ?? "unknown", cancellationToken);
-        var accepted = new List<RowValidation>(BatchSize);
-        var rejected = new List<QuarantinedRow>();
-        var lastLine = 0L;
-
-        async Task FlushAsync()
-        {
-            if (accepted.Count + rejected.Count == 0)
-            {
-                return;
-            }
-
-            report.CountDuplicates(await writer.CommitBatchAsync(id, model, accepted, rejected, CancellationToken.None));
-            accepted.Clear();
-            rejected.Clear();
-        }
-
+        var run = await StartAsync(schema, format, user, database, json, onlineStore, cancellationToken);
         try
         {
             using var text = RowSources.Open(http.Request.Body);
@@ -93,29 +84,11 @@ public static class IngestionApi
                 : RowSources.Ndjson(text, cancellationToken);
             foreach (var row in rows)
             {
-                lastLine = row.Line;
-                var validation = row.Problem is null
-                    ? RowValidator.Validate(schema, row.Values, row.Line)
-                    : new RowValidation([new FieldError("line", row.Problem, row.Line, "format")], new Dictionary<string, object?>(), null, null, null, null);
-                report.Add(validation);
-                if (validation.IsValid)
-                {
-                    accepted.Add(validation);
-                }
-                else
-                {
-                    rejected.Add(new QuarantinedRow(row.Line, row.Values, validation.Errors));
-                }
-
-                if (accepted.Count + rejected.Count >= BatchSize)
-                {
-                    await FlushAsync();
-                }
+                await run.AddAsync(row);
             }
 
-            await FlushAsync();
-            await writer.FinishAsync(id, report, error: null, CancellationToken.None);
-            return TypedResults.Ok(Summary(id, report));
+            await run.FinishAsync(error: null);
+            return TypedResults.Ok(Summary(run));
         }
         catch (Exception ex) when (ex is MalformedDataException or DecoderFallbackException or BadHttpRequestException)
         {
@@ -123,25 +96,77 @@ public static class IngestionApi
             var (line, reason, status) = ex switch
             {
                 MalformedDataException malformed => (malformed.Line, malformed.Reason, StatusCodes.Status400BadRequest),
-                DecoderFallbackException => (lastLine + 1, "the body is not valid UTF-8.", StatusCodes.Status400BadRequest),
-                BadHttpRequestException bad => (lastLine + 1, bad.Message, bad.StatusCode),
+                DecoderFallbackException => (run.LastLine + 1, "the body is not valid UTF-8.", StatusCodes.Status400BadRequest),
+                BadHttpRequestException bad => (run.LastLine + 1, bad.Message, bad.StatusCode),
                 _ => throw new InvalidOperationException("unreachable", ex),
             };
-            await FlushAsync();
-            await writer.FinishAsync(id, report, $"line {line}: {reason}", CancellationToken.None);
+            await run.FinishAsync($"line {line}: {reason}");
             return TypedResults.Problem(
                 title: "The data is malformed",
-                detail: $"Line {line}: {reason} Rows before it were kept (ingestion {id}).",
+                detail: $"Line {line}: {reason} Rows before it were kept (ingestion {run.Id}).",
                 statusCode: status,
                 extensions: new Dictionary<string, object?>
                 {
-                    ["ingestion_id"] = id,
+                    ["ingestion_id"] = run.Id,
                     ["line"] = line,
-                    ["accepted"] = report.Accepted,
-                    ["rejected"] = report.Rejected,
-                    ["duplicates"] = report.Duplicates,
+                    ["accepted"] = run.Report.Accepted,
+                    ["rejected"] = run.Report.Rejected,
+                    ["duplicates"] = run.Report.Duplicates,
                 });
         }
+    }
+
+    /// <summary>
+    /// <c>POST /api/models/{model}/events</c>: one event (a JSON object) or a small batch (an array of
+    /// up to <see cref="MaxEvents"/>), validated and stored like uploaded rows; "line" is the
+    /// event's position in the batch.
+    /// </summary>
+    public static async Task<IResult> PostEventsAsync(
+        string model, JsonElement body, ClaimsPrincipal user, NpgsqlDataSource database, OnlineStore onlineStore,
+        IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken)
+    {
+        var json = jsonOptions.Value.SerializerOptions;
+        IReadOnlyList<JsonElement> events = body.ValueKind switch
+        {
+            JsonValueKind.Object => [body],
+            JsonValueKind.Array => [.. body.EnumerateArray()],
+            _ => [],
+        };
+        if (events.Count == 0 || events.Count > MaxEvents)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["body"] = [$"Send one event object or an array of 1 to {MaxEvents} of them."] },
+                title: "The events could not be read.");
+        }
+
+        if (await ModelsApi.FindAsync(model, database, json, cancellationToken) is not { } found)
+        {
+            return ModelsApi.ModelNotFound(model);
+        }
+
+        var run = await StartAsync(found.ToSchema(), "events", user, database, json, onlineStore, cancellationToken);
+        for (var i = 0; i < events.Count; i++)
+        {
+            await run.AddAsync(RowSources.FromJson(i + 1, events[i]));
+        }
+
+        await run.FinishAsync(error: null);
+        return TypedResults.Ok(Summary(run));
+    }
+
+    /// <summary><c>GET /api/models/{model}/features/{entity}</c>: the entity's latest values in the online store.</summary>
+    public static async Task<IResult> GetOnlineFeaturesAsync(string model, string entity, OnlineStore onlineStore) =>
+        await onlineStore.GetAsync(model, entity) is { } features
+            ? TypedResults.Ok(features)
+            : TypedResults.Problem(title: "No features", detail: $"The online store has no values for entity '{entity}' of model '{model}'.", statusCode: StatusCodes.Status404NotFound);
+
+    private static async Task<IngestionRun> StartAsync(
+        ModelSchema schema, string format, ClaimsPrincipal user, NpgsqlDataSource database, JsonSerializerOptions json, OnlineStore onlineStore,
+        CancellationToken cancellationToken)
+    {
+        var writer = new IngestionWriter(database, json);
+        var id = await writer.StartAsync(schema.Name, format, user.Identity?.Name ?? "unknown", cancellationToken);
+        return new IngestionRun(schema, id, writer, onlineStore, BatchSize);
     }
 
     /// <summary>Every header column must be known, and every required feature present, before any row is read.</summary>
@@ -158,15 +183,15 @@ public static class IngestionApi
             : null;
     }
 
-    private static IngestionSummary Summary(Guid id, IngestionReport report) => new(
-        id,
-        report.Accepted,
-        report.Rejected,
-        report.Duplicates,
-        [.. report.Errors.Select(e => new RowError(e.Line ?? 0, e.Field, e.Message))],
-        report.ErrorsNotListed,
-        report.MissingRates,
-        report.Problems);
+    private static IngestionSummary Summary(IngestionRun run) => new(
+        run.Id,
+        run.Report.Accepted,
+        run.Report.Rejected,
+        run.Report.Duplicates,
+        [.. run.Report.Errors.Select(e => new RowError(e.Line ?? 0, e.Field, e.Message))],
+        run.Report.ErrorsNotListed,
+        run.Report.MissingRates,
+        run.Report.Problems);
 
     public static async Task<IResult> GetAsync(
         string model, Guid id, NpgsqlDataSource database, IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken, int offset = 0, int limit = 100)

@@ -101,36 +101,41 @@ public static class RowSources
         }
     }
 
-    /// <summary>One JSON object per line; values become their invariant text so one validator serves both formats.</summary>
+    /// <summary>One JSON object per line.</summary>
     public static SourceRow Parse(long line, string json)
     {
         try
         {
             using var document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return new SourceRow(line, new Dictionary<string, string?>(), "is not a JSON object.");
-            }
-
-            var values = new Dictionary<string, string?>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                values[property.Name] = property.Value.ValueKind switch
-                {
-                    JsonValueKind.Null => null,
-                    JsonValueKind.String => property.Value.GetString(),
-                    JsonValueKind.True => "true",
-                    JsonValueKind.False => "false",
-                    JsonValueKind.Number => property.Value.GetRawText(),
-                    _ => property.Value.GetRawText(),
-                };
-            }
-
-            return new SourceRow(line, values);
+            return FromJson(line, document.RootElement);
         }
         catch (JsonException ex)
         {
             return new SourceRow(line, new Dictionary<string, string?>(), $"is not valid JSON: {ex.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0]}");
         }
+    }
+
+    /// <summary>A JSON object's values as their invariant text, so one validator serves every format.</summary>
+    public static SourceRow FromJson(long line, JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return new SourceRow(line, new Dictionary<string, string?>(), "is not a JSON object.");
+        }
+
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            values[property.Name] = property.Value.ValueKind switch
+            {
+                JsonValueKind.Null => null,
+                JsonValueKind.String => property.Value.GetString(),
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                _ => property.Value.GetRawText(),
+            };
+        }
+
+        return new SourceRow(line, values);
     }
 }
