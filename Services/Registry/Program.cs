@@ -1,6 +1,7 @@
 using Flywheel.Registry;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Models;
+using Flywheel.Registry.Snapshots;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -18,5 +19,6 @@ app.MapApiDocs();
 app.MapPlatformApi();
 app.MapModelsApi();
 app.MapIngestionApi();
+app.MapSnapshotsApi();
 
 app.Run();
