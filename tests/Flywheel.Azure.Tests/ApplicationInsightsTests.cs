@@ -59,7 +59,7 @@ public sealed class ApplicationInsightsTests
                 // Still starting.
             }
 
-            await Task.Delay(1000);
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
         }
 
         Assert.True(
