@@ -19,19 +19,15 @@ public sealed class IngestionTests(PlatformFixture fixture)
 
     private async Task<(HttpClient Gateway, string Model)> NewModelAsync()
     {
-        var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
-        gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _flywheel.AdminKey);
-        var name = "d-" + Guid.NewGuid().ToString("N")[..10];
-        var definition = JsonNode.Parse($$"""
-            { "name": "{{name}}", "task": "binary", "entity_key": "card_id",
+        var gateway = _flywheel.AdminGateway();
+        var name = await gateway.DefineModelAsync("d", """
+            { "name": "{name}", "task": "binary", "entity_key": "card_id",
               "features": [
                 { "name": "amount", "type": "numeric", "min": 0 },
                 { "name": "merchant_category", "type": "categorical", "categories": ["grocery", "travel"], "nullable": true },
                 { "name": "is_online", "type": "boolean" } ],
               "target": { "name": "is_fraud", "type": "boolean" } }
             """);
-        using var created = await gateway.PostAsJsonAsync("/api/models", definition);
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return (gateway, name);
     }
 
@@ -40,8 +36,7 @@ public sealed class IngestionTests(PlatformFixture fixture)
 
     private async Task<long> StoredRowsAsync(string model)
     {
-        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
-        await connection.OpenAsync();
+        await using var connection = await _flywheel.OpenDatabaseAsync();
         await using var count = new NpgsqlCommand("SELECT count(*) FROM registry.observations WHERE model = $1", connection);
         count.Parameters.Add(new NpgsqlParameter { Value = model });
         return (long)(await count.ExecuteScalarAsync())!;

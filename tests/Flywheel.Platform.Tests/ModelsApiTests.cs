@@ -79,8 +79,7 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
         var list = await gateway.GetFromJsonAsync<JsonElement>("/api/models");
         Assert.Contains(list.GetProperty("models").EnumerateArray(), m => m.GetProperty("name").GetString() == name);
 
-        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
-        await connection.OpenAsync();
+        await using var connection = await _flywheel.OpenDatabaseAsync();
         await using var audit = new NpgsqlCommand("SELECT actor, action FROM registry.audit_log WHERE subject = $1", connection);
         audit.Parameters.Add(new NpgsqlParameter { Value = name });
         await using var reader = await audit.ExecuteReaderAsync();
@@ -148,8 +147,7 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
     [Fact]
     public async Task The_audit_log_cannot_be_rewritten()
     {
-        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
-        await connection.OpenAsync();
+        await using var connection = await _flywheel.OpenDatabaseAsync();
         await using var rewrite = new NpgsqlCommand("UPDATE registry.audit_log SET actor = 'someone-else'", connection);
 
         var error = await Assert.ThrowsAsync<PostgresException>(() => rewrite.ExecuteNonQueryAsync());
@@ -160,8 +158,7 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
     [Fact]
     public async Task Keys_are_stored_as_hashes_only()
     {
-        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
-        await connection.OpenAsync();
+        await using var connection = await _flywheel.OpenDatabaseAsync();
         await using var keys = new NpgsqlCommand("SELECT key_hash FROM registry.api_keys WHERE name = 'bootstrap-admin'", connection);
 
         var hash = (byte[])(await keys.ExecuteScalarAsync())!;

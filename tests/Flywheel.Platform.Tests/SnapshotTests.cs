@@ -18,15 +18,12 @@ public sealed class SnapshotTests(PlatformFixture fixture)
 
     private async Task<(HttpClient Gateway, string Model)> ModelWithRowsAsync()
     {
-        var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
-        gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _flywheel.AdminKey);
-        var name = "s-" + Guid.NewGuid().ToString("N")[..10];
-        using var created = await gateway.PostAsJsonAsync("/api/models", JsonNode.Parse($$"""
-            { "name": "{{name}}", "task": "binary",
+        var gateway = _flywheel.AdminGateway();
+        var name = await gateway.DefineModelAsync("s", """
+            { "name": "{name}", "task": "binary",
               "features": [ { "name": "amount", "type": "numeric" }, { "name": "city", "type": "categorical", "nullable": true } ],
               "target": { "name": "churned", "type": "boolean" } }
-            """));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            """);
         var csv = """
             event_id,event_time,amount,city,churned
             a,2026-01-03T00:00:00Z,3.25,paris,1
@@ -86,8 +83,7 @@ public sealed class SnapshotTests(PlatformFixture fixture)
     {
         var (gateway, model) = await ModelWithRowsAsync();
         var snapshot = await SnapshotAsync(gateway, model);
-        await using var connection = new NpgsqlConnection(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
-        await connection.OpenAsync();
+        await using var connection = await _flywheel.OpenDatabaseAsync();
         await using var tamper = new NpgsqlCommand("UPDATE registry.snapshot_rows SET target = 'true' WHERE snapshot_id = $1", connection);
         tamper.Parameters.Add(new NpgsqlParameter { Value = Guid.Parse(snapshot.GetProperty("snapshot_id").GetString()!) });
 
