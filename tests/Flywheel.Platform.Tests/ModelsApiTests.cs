@@ -140,6 +140,7 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
+        Assert.Equal("application/problem+json", second.Content.Headers.ContentType?.MediaType);
         var stored = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{name}");
         Assert.Equal("binary", stored.GetProperty("task").GetString());
     }

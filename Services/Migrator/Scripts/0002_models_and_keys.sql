@@ -32,13 +32,14 @@ CREATE TABLE registry.audit_log (
     detail      jsonb
 );
 
--- Append-only: the log can be read and added to, never changed.
-CREATE FUNCTION registry.audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Guards tables whose rows may be added but never changed; the trigger's argument says why.
+CREATE FUNCTION registry.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
+    RAISE EXCEPTION '%', TG_ARGV[0];
 END;
 $$;
 
+-- Append-only: the log can be read and added to, never changed.
 CREATE TRIGGER audit_log_append_only
     BEFORE UPDATE OR DELETE ON registry.audit_log
-    FOR EACH STATEMENT EXECUTE FUNCTION registry.audit_log_is_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION registry.refuse_change('the audit log is append-only');

@@ -21,16 +21,10 @@ CREATE TABLE registry.snapshot_rows (
     PRIMARY KEY (snapshot_id, ordinal)
 );
 
-CREATE FUNCTION registry.snapshot_is_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'snapshots are immutable';
-END;
-$$;
-
 CREATE TRIGGER snapshot_rows_immutable
     BEFORE UPDATE OR DELETE ON registry.snapshot_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION registry.snapshot_is_immutable();
+    FOR EACH STATEMENT EXECUTE FUNCTION registry.refuse_change('snapshots are immutable');
 
 CREATE TRIGGER snapshots_immutable
     BEFORE UPDATE OR DELETE ON registry.snapshots
-    FOR EACH STATEMENT EXECUTE FUNCTION registry.snapshot_is_immutable();
+    FOR EACH STATEMENT EXECUTE FUNCTION registry.refuse_change('snapshots are immutable');

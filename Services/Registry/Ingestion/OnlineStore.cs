@@ -29,7 +29,11 @@ public sealed class OnlineStore(IConnectionMultiplexer redis, ILogger<OnlineStor
     {
         var database = redis.GetDatabase();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var writes = rows.Where(r => r.EntityId is not null).Select(row =>
+        // Only each entity's newest row in the batch can win, so only that one is sent.
+        var latest = rows.Where(r => r.EntityId is not null)
+            .GroupBy(r => r.EntityId!, StringComparer.Ordinal)
+            .Select(entity => entity.MaxBy(r => r.EventTime?.ToUnixTimeMilliseconds() ?? now)!);
+        var writes = latest.Select(row =>
         {
             var fields = new List<string>(row.Features.Count * 2);
             foreach (var (name, value) in row.Features)

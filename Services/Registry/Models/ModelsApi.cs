@@ -24,7 +24,7 @@ public static class ModelsApi
         return models;
     }
 
-    public static async Task<Results<Created<ModelResponse>, ValidationProblem, Conflict<ProblemDetailsBody>>> CreateAsync(
+    public static async Task<Results<Created<ModelResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         CreateModelRequest request, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         var (schema, errors) = request.ToSchema();
@@ -64,7 +64,10 @@ public static class ModelsApi
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            return TypedResults.Conflict(new ProblemDetailsBody("A model with this name exists", $"The model '{schema.Name}' already exists; models are defined once.", 409));
+            return TypedResults.Problem(
+                title: "A model with this name exists",
+                detail: $"The model '{schema.Name}' already exists; models are defined once.",
+                statusCode: StatusCodes.Status409Conflict);
         }
 
         await Audit.WriteAsync(connection, transaction, actor, "model.created", schema.Name, new { task = schema.Task, features = schema.Features.Count }, options, cancellationToken);
@@ -122,5 +125,3 @@ public static class ModelsApi
 }
 
 public sealed record ModelList(IReadOnlyList<ModelResponse> Models);
-
-public sealed record ProblemDetailsBody(string Title, string Detail, int Status);
