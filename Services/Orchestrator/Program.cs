@@ -1,11 +1,10 @@
-using Flywheel.Contracts;
+using Flywheel.Orchestrator;
 
 // Runs the durable state machines: training pipelines, rollouts, retraining triggers.
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddDatabase();
-builder.AddMessaging();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 

@@ -1,4 +1,7 @@
+using Flywheel.Contracts;
 using Flywheel.Registry.Security;
+using Flywheel.Registry.Training;
+using Flywheel.Registry.Versions;
 using Microsoft.AspNetCore.Authentication;
 using Scalar.AspNetCore;
 
@@ -11,7 +14,12 @@ internal static class Extensions
         builder.AddDatabase();
         builder.AddOnlineStore();
         builder.AddBlobStorage();
-        builder.AddMessaging();
+        builder.AddMessaging(bus =>
+        {
+            bus.AddConsumer<TrainingSnapshotConsumer>();
+            bus.AddConsumer<RegisterModelVersionConsumer>();
+        });
+        builder.AddOutbox(DatabaseSchemas.Registry);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()

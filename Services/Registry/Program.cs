@@ -2,6 +2,8 @@ using Flywheel.Registry;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Snapshots;
+using Flywheel.Registry.Training;
+using Flywheel.Registry.Versions;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -20,5 +22,8 @@ app.MapPlatformApi();
 app.MapModelsApi();
 app.MapIngestionApi();
 app.MapSnapshotsApi();
+app.MapLabelsApi();
+app.MapTrainingRunsApi();
+app.MapVersionsApi();
 
 app.Run();

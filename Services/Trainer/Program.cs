@@ -1,12 +1,10 @@
-using Flywheel.Contracts;
+using Flywheel.Trainer;
 
 // Executes training, tuning and export steps as competing consumers; scales by replicas.
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddDatabase();
-builder.AddBlobStorage();
-builder.AddMessaging();
+builder.AddApplicationServices();
 
 var app = builder.Build();
 

@@ -86,6 +86,54 @@ public static class RowValidator
         return new RowValidation(errors, features, target, eventTime, entityId, Text("event_id", row, line, errors));
     }
 
+    /// <summary>
+    /// Validates a label that arrives apart from its features: the target, the entity it belongs
+    /// to and the time it became true are all required (a training row joins it with the entity's
+    /// features as they were at that time).
+    /// </summary>
+    public static RowValidation ValidateLabel(ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(row);
+        var errors = new List<FieldError>();
+        foreach (var column in row.Keys.Where(c => c != schema.Target.Name && c is not ("entity_id" or "event_time")).Order(StringComparer.Ordinal))
+        {
+            errors.Add(new(column, "is not part of a label (entity_id, event_time and the target).", line, "unknown_column"));
+        }
+
+        object? target = null;
+        if (row.TryGetValue(schema.Target.Name, out var targetText) && !string.IsNullOrEmpty(targetText))
+        {
+            target = Parse(schema.Target.Name, schema.Target.Type, targetText, line, errors, feature: null);
+        }
+        else
+        {
+            errors.Add(new(schema.Target.Name, "is required.", line, "required"));
+        }
+
+        DateTimeOffset? eventTime = null;
+        if (!row.TryGetValue("event_time", out var timeText) || string.IsNullOrEmpty(timeText))
+        {
+            errors.Add(new("event_time", "is required: the time the label became known.", line, "required"));
+        }
+        else if (DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            eventTime = parsed;
+        }
+        else
+        {
+            errors.Add(new("event_time", $"'{Shorten(timeText)}' is not an ISO-8601 time.", line, "time"));
+        }
+
+        var entityId = Text("entity_id", row, line, errors);
+        if (entityId is null && !errors.Any(e => e.Field == "entity_id"))
+        {
+            errors.Add(new("entity_id", "is required: the entity whose features the label is joined with.", line, "required"));
+        }
+
+        return new RowValidation(errors, new Dictionary<string, object?>(), target, eventTime, entityId, EventId: null);
+    }
+
     private static object? Parse(string field, FeatureType type, string raw, long? line, List<FieldError> errors, FeatureDefinition? feature)
     {
         switch (type)

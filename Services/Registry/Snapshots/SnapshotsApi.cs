@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Text.Json;
-using Flywheel.Core.Snapshots;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,6 +23,7 @@ public static class SnapshotsApi
         snapshots.MapPost("/", CreateAsync).RequireAuthorization(Policies.Operate).WithName("CreateSnapshot")
             .WithSummary("Freeze the labelled rows of a window into an immutable, hashed snapshot.");
         snapshots.MapGet("/{id:guid}", GetAsync).WithName("GetSnapshot").WithSummary("A snapshot; verify=true re-hashes its rows.");
+        snapshots.MapGet("/{id:guid}/rows", GetRowsAsync).WithName("GetSnapshotRows").WithSummary("A page of a snapshot's rows, in order.");
         return snapshots;
     }
 
@@ -41,44 +41,15 @@ public static class SnapshotsApi
             return ModelsApi.ModelNotFound(model);
         }
 
-        var id = Guid.CreateVersion7();
         var actor = user.Identity?.Name ?? "unknown";
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var copy = new NpgsqlCommand("""
-            INSERT INTO registry.snapshot_rows (snapshot_id, ordinal, event_time, features, target)
-            SELECT $1, row_number() OVER (ORDER BY event_time NULLS FIRST, event_id NULLS LAST, id), event_time, features, target
-            FROM registry.observations
-            WHERE model = $2 AND target IS NOT NULL
-              AND ($3::timestamptz IS NULL OR event_time >= $3) AND ($4::timestamptz IS NULL OR event_time < $4)
-            """, connection, transaction))
-        {
-            copy.Parameters.Add(new NpgsqlParameter { Value = id });
-            copy.Parameters.Add(new NpgsqlParameter { Value = model });
-            copy.Parameters.Add(new NpgsqlParameter { Value = (object?)from ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            copy.Parameters.Add(new NpgsqlParameter { Value = (object?)to ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            await copy.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var (rows, sha256) = await HashAsync(connection, transaction, id, cancellationToken);
-        await using (var insert = new NpgsqlCommand("""
-            INSERT INTO registry.snapshots (id, model, window_from, window_to, rows, sha256, created_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at
-            """, connection, transaction))
-        {
-            insert.Parameters.Add(new NpgsqlParameter { Value = id });
-            insert.Parameters.Add(new NpgsqlParameter { Value = model });
-            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)from ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)to ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            insert.Parameters.Add(new NpgsqlParameter { Value = rows });
-            insert.Parameters.Add(new NpgsqlParameter { Value = sha256 });
-            insert.Parameters.Add(new NpgsqlParameter { Value = actor });
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await Audit.WriteAsync(connection, transaction, actor, "snapshot.created", model, new { snapshot_id = id, rows, sha256 }, json.Value.SerializerOptions, cancellationToken);
+        var snapshot = await SnapshotWriter.CreateAsync(connection, transaction, model, from, to, runId: null, actor, cancellationToken);
+        await Audit.WriteAsync(connection, transaction, actor, "snapshot.created", model,
+            new { snapshot_id = snapshot.Id, rows = snapshot.Rows, sha256 = snapshot.Sha256 }, json.Value.SerializerOptions, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Created($"/api/models/{model}/snapshots/{id}", new SnapshotResponse(id, model, from, to, rows, sha256, null));
+        return TypedResults.Created($"/api/models/{model}/snapshots/{snapshot.Id}",
+            new SnapshotResponse(snapshot.Id, model, from, to, snapshot.Rows, snapshot.Sha256, null, snapshot.LabelsJoined, snapshot.LabelsUnmatched));
     }
 
     public static async Task<Results<Ok<SnapshotResponse>, ProblemHttpResult>> GetAsync(
@@ -86,7 +57,7 @@ public static class SnapshotsApi
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT window_from, window_to, rows, sha256 FROM registry.snapshots WHERE id = $1 AND model = $2", connection);
+            "SELECT window_from, window_to, rows, sha256, labels_joined, labels_unmatched FROM registry.snapshots WHERE id = $1 AND model = $2", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         SnapshotResponse snapshot;
@@ -101,48 +72,66 @@ public static class SnapshotsApi
                 id, model,
                 reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0),
                 reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1),
-                reader.GetInt64(2), reader.GetString(3), null);
+                reader.GetInt64(2), reader.GetString(3), null, reader.GetInt64(4), reader.GetInt64(5));
         }
 
         if (verify)
         {
-            var (rows, sha256) = await HashAsync(connection, null, id, cancellationToken);
+            var (rows, sha256) = await SnapshotWriter.HashAsync(connection, null, id, cancellationToken);
             snapshot = snapshot with { Verified = rows == snapshot.Rows && sha256 == snapshot.Sha256 };
         }
 
         return TypedResults.Ok(snapshot);
     }
 
-    /// <summary>Streams a snapshot's rows in order through the canonical hash.</summary>
-    private static async Task<(long Rows, string Sha256)> HashAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid id, CancellationToken cancellationToken)
+    public const int MaxPage = 1_000;
+
+    public static async Task<Results<Ok<SnapshotRows>, ValidationProblem, ProblemHttpResult>> GetRowsAsync(
+        string model, Guid id, NpgsqlDataSource database, CancellationToken cancellationToken, long offset = 0, int limit = 100)
     {
-        using var hash = new SnapshotHash();
-        await using var rows = new NpgsqlCommand(
-            "SELECT event_time, features::text, target::text FROM registry.snapshot_rows WHERE snapshot_id = $1 ORDER BY ordinal", connection, transaction);
-        rows.Parameters.Add(new NpgsqlParameter { Value = id });
-        await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        if (offset < 0 || limit is < 1 or > MaxPage)
         {
-            using var features = JsonDocument.Parse(reader.GetString(1));
-            hash.Add(
-                reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0),
-                features.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => Scalar(p.Value), StringComparer.Ordinal),
-                reader.IsDBNull(2) ? null : Scalar(JsonDocument.Parse(reader.GetString(2)).RootElement));
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"offset must be 0 or more and limit 1 to {MaxPage}."] });
         }
 
-        return (hash.Rows, hash.Finish());
-    }
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using (var exists = new NpgsqlCommand("SELECT 1 FROM registry.snapshots WHERE id = $1 AND model = $2", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = id });
+            exists.Parameters.Add(new NpgsqlParameter { Value = model });
+            if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                return TypedResults.Problem(title: "Snapshot not found", detail: $"Model '{model}' has no snapshot {id}.", statusCode: StatusCodes.Status404NotFound);
+            }
+        }
 
-    private static object? Scalar(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.Number => value.GetDouble(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.String => value.GetString(),
-        _ => null,
-    };
+        await using var command = new NpgsqlCommand("""
+            SELECT ordinal, event_time, features::text, target::text FROM registry.snapshot_rows
+            WHERE snapshot_id = $1 AND ordinal > $2 ORDER BY ordinal LIMIT $3
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = offset });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        var rows = new List<SnapshotRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new SnapshotRow(
+                reader.GetInt64(0),
+                reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1),
+                JsonSerializer.Deserialize<JsonElement>(reader.GetString(2)),
+                reader.IsDBNull(3) ? null : JsonSerializer.Deserialize<JsonElement>(reader.GetString(3))));
+        }
+
+        return TypedResults.Ok(new SnapshotRows(id, offset, rows));
+    }
 }
 
 public sealed record SnapshotRequest(DateTimeOffset? From, DateTimeOffset? To);
 
-public sealed record SnapshotResponse(Guid SnapshotId, string Model, DateTimeOffset? From, DateTimeOffset? To, long Rows, string Sha256, bool? Verified);
+public sealed record SnapshotResponse(
+    Guid SnapshotId, string Model, DateTimeOffset? From, DateTimeOffset? To, long Rows, string Sha256, bool? Verified, long LabelsJoined, long LabelsUnmatched);
+
+public sealed record SnapshotRow(long Ordinal, DateTimeOffset? EventTime, JsonElement Features, JsonElement? Target);
+
+public sealed record SnapshotRows(Guid SnapshotId, long Offset, IReadOnlyList<SnapshotRow> Rows);

@@ -1,0 +1,16 @@
+using Flywheel.Trainer.Jobs;
+
+namespace Flywheel.Trainer;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddDatabase();
+        builder.AddBlobStorage();
+        builder.Services.AddOptions<TrainerOptions>().BindConfiguration(TrainerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.AddMessaging(bus => bus.AddTrainerJobs());
+        builder.Services.AddSingleton<SnapshotReader>();
+        builder.Services.AddSingleton<ArtifactStore>();
+    }
+}
