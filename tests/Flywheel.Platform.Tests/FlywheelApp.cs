@@ -122,6 +122,23 @@ public sealed class FlywheelApp : IAsyncDisposable
 
     public string DataDirectory => _dataDirectory;
 
+    /// <summary>The operating-system process of a running service, as Aspire reports it.</summary>
+    public async Task<int> ProcessIdAsync(string resource, CancellationToken cancellationToken = default)
+    {
+        var running = await App.ResourceNotifications.WaitForResourceAsync(
+            resource, e => e.Snapshot.State?.Text == KnownResourceStates.Running && Pid(e.Snapshot) is not null, cancellationToken);
+        return Pid(running.Snapshot)!.Value;
+
+        static int? Pid(CustomResourceSnapshot snapshot) =>
+            snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith(".pid", StringComparison.Ordinal))?.Value switch
+            {
+                int pid => pid,
+                long pid => (int)pid,
+                string text when int.TryParse(text, out var pid) => pid,
+                _ => null,
+            };
+    }
+
     /// <summary>The PIDs the local service launchers recorded: servers, epmd and the broker's VM.</summary>
     public IReadOnlyList<int> RecordedProcessIds() =>
         [.. Directory.EnumerateFiles(_dataDirectory, "*.pid", SearchOption.AllDirectories)

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Aspire.Hosting.ApplicationModel;
+using Azure.Storage.Blobs;
+using Flywheel.Contracts;
+using Npgsql;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>A run survives its trainer dying mid-training, and finishes exactly once.</summary>
+[Collection(SharedPlatform.Name)]
+public sealed class TrainerCrashTests(PlatformFixture fixture)
+{
+    private readonly FlywheelApp _flywheel = fixture.Flywheel;
+
+    [Fact]
+    public async Task Killing_the_trainer_mid_training_still_finishes_the_run_once_when_a_trainer_returns()
+    {
+        var gateway = _flywheel.AdminGateway();
+        var model = await gateway.DefineModelAsync("crash", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(gateway, model, TrainingData.FraudCsv(8_000, seed: 21));
+        // Enough boosting rounds that training lasts several seconds: time to kill it in the middle.
+        var runId = await TrainingData.StartRunAsync(gateway, model,
+            new { trainer = "lightgbm", hyperparameters = new { num_iterations = 1_500, num_leaves = 63 }, seed = 5 });
+
+        var training = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(3),
+            run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
+        Assert.Equal("running", TrainingData.Step(training, "train"));
+        var pid = await _flywheel.ProcessIdAsync(ResourceNames.Trainer);
+        try
+        {
+            using (var trainer = Process.GetProcessById(pid))
+            {
+                trainer.Kill();
+                await trainer.WaitForExitAsync();
+            }
+
+            // Nothing finished it while no trainer was running.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var meanwhile = await gateway.GetFromJsonAsync<JsonElement>($"/api/training-runs/{runId}");
+            Assert.Equal("running", meanwhile.GetProperty("state").GetString());
+            Assert.Equal("running", TrainingData.Step(meanwhile, "train"));
+        }
+        finally
+        {
+            await _flywheel.App.ResourceNotifications.WaitForResourceAsync(ResourceNames.Trainer,
+                e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart");
+            var started = await _flywheel.App.ResourceCommands.ExecuteCommandAsync(ResourceNames.Trainer, KnownResourceCommands.StartCommand);
+            Assert.True(started.Success, started.Message);
+        }
+
+        var finished = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(5));
+
+        Assert.True(finished.GetProperty("state").GetString() == "succeeded", finished.ToString());
+        Assert.NotEqual(pid, await _flywheel.ProcessIdAsync(ResourceNames.Trainer));
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await using var versions = new NpgsqlCommand("SELECT count(*) FROM registry.model_versions WHERE model = $1", database);
+        versions.Parameters.Add(new NpgsqlParameter { Value = model });
+        Assert.Equal(1L, await versions.ExecuteScalarAsync());
+        var blobs = new BlobServiceClient(await _flywheel.ConnectionStringAsync(ResourceNames.Artifacts));
+        var artifacts = new List<string>();
+        await foreach (var blob in blobs.GetBlobContainerClient(BlobContainers.Models).GetBlobsAsync(prefix: model + "/"))
+        {
+            artifacts.Add(blob.Name);
+        }
+
+        Assert.Single(artifacts);
+    }
+}
