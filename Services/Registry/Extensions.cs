@@ -16,8 +16,8 @@ internal static class Extensions
         builder.AddBlobStorage();
         builder.AddMessaging(bus =>
         {
-            bus.AddConsumer<TrainingSnapshotConsumer>();
-            bus.AddConsumer<RegisterModelVersionConsumer>();
+            bus.AddConsumer<TrainingSnapshotConsumer>(typeof(RegistryConsumerDefinition<TrainingSnapshotConsumer>));
+            bus.AddConsumer<RegisterModelVersionConsumer>(typeof(RegistryConsumerDefinition<RegisterModelVersionConsumer>));
         });
         builder.AddOutbox(DatabaseSchemas.Registry);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

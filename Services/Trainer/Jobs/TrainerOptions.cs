@@ -43,7 +43,7 @@ public static class TrainerJobs
 {
     public static void AddTrainerJobs(this IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<TrainModelConsumer, TrainerJobDefinition<TrainModelConsumer>>();
-        bus.AddConsumer<RunTrialConsumer, TrainerJobDefinition<RunTrialConsumer>>();
+        bus.AddConsumer<TrainModelConsumer>(typeof(TrainerJobDefinition<TrainModelConsumer>));
+        bus.AddConsumer<RunTrialConsumer>(typeof(TrainerJobDefinition<RunTrialConsumer>));
     }
 }
