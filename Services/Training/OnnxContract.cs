@@ -1,0 +1,44 @@
+using Flywheel.Core.Schema;
+
+namespace Flywheel.Training;
+
+/// <summary>
+/// The interface of every exported model, for whoever serves it.
+/// <para>Inputs: exactly one per feature, named as the feature (<see cref="InputName"/>), shape
+/// [N, 1] with N the batch size. Numeric and boolean features are <c>float</c> (true 1, false 0,
+/// NaN when missing); categorical features are <c>string</c> (empty when missing; a category unseen
+/// in training scores like a missing one, never an error). No label input.</para>
+/// <para>Outputs: regression <see cref="ScoreOutput"/> float [N, 1], the predicted value. Binary
+/// <see cref="PredictedLabelOutput"/> bool [N, 1] (true for the positive class),
+/// <see cref="ScoreOutput"/> float [N, 1] (the raw margin) and <see cref="ProbabilityOutput"/> float
+/// [N, 1] (P(positive)). Multiclass <see cref="PredictedLabelOutput"/> string [N, 1] (the class name)
+/// and <see cref="ScoreOutput"/> float [N, classes] (class probabilities, in the order of
+/// <see cref="ClassesMetadata"/>).</para>
+/// <para>Custom metadata (ONNX <c>metadata_props</c>): <see cref="TaskMetadata"/> is binary,
+/// multiclass or regression; <see cref="ClassesMetadata"/> is a JSON array of class names in output
+/// order, negative then positive for binary models, empty for regression.</para>
+/// </summary>
+public static class OnnxContract
+{
+    public const string ScoreOutput = "Score.output";
+    public const string ProbabilityOutput = "Probability.output";
+    public const string PredictedLabelOutput = "PredictedLabel.output";
+
+    public const string TaskMetadata = "flywheel.task";
+    public const string ClassesMetadata = "flywheel.classes";
+
+    internal const string ScoreColumn = "Score";
+    internal const string ProbabilityColumn = "Probability";
+    internal const string PredictedLabelColumn = "PredictedLabel";
+
+    /// <summary>The input that carries a feature's values.</summary>
+    public static string InputName(string feature) => feature;
+
+    /// <summary>The ML.NET columns a task's model exports and the ONNX outputs they become.</summary>
+    internal static (string Column, string Output)[] Outputs(ModelTask task) => task switch
+    {
+        ModelTask.Binary => [(PredictedLabelColumn, PredictedLabelOutput), (ScoreColumn, ScoreOutput), (ProbabilityColumn, ProbabilityOutput)],
+        ModelTask.Multiclass => [(PredictedLabelColumn, PredictedLabelOutput), (ScoreColumn, ScoreOutput)],
+        _ => [(ScoreColumn, ScoreOutput)],
+    };
+}
