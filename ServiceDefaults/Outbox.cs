@@ -23,7 +23,8 @@ public static class Outbox
     {
         var type = message.GetType();
         await using var command = new NpgsqlCommand(
-            $"INSERT INTO {schema}.outbox (message_type, body) VALUES ($1, $2::jsonb); SELECT pg_notify('{Channel(schema)}', '')", connection, transaction);
+            $"WITH added AS (INSERT INTO {schema}.outbox (message_type, body) VALUES ($1, $2::jsonb) RETURNING id) SELECT pg_notify('{Channel(schema)}', '') FROM added",
+            connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = type.FullName! });
         command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(message, type, SerializerOptions) });
         await command.ExecuteNonQueryAsync(cancellationToken);

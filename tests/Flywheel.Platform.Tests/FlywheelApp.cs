@@ -58,6 +58,11 @@ public sealed class FlywheelApp : IAsyncDisposable
             // Probes fail by design while servers start and while a test holds one down; the
             // assertions report what matters.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
+        if (Environment.GetEnvironmentVariable("FLYWHEEL_TEST_LOGS") is "1")
+        {
+            // Every service's log on the test's output (dotnet test --logger "console;verbosity=detailed").
+            builder.Services.AddLogging(logging => logging.AddSimpleConsole().AddFilter("Flywheel.AppHost.Resources", LogLevel.Information));
+        }
         var app = await builder.BuildAsync(timeout.Token);
         var flywheel = new FlywheelApp(app, data);
         try

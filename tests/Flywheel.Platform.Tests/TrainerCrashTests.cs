@@ -60,7 +60,7 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         Assert.Equal(1L, await versions.ExecuteScalarAsync());
         var blobs = new BlobServiceClient(await _flywheel.ConnectionStringAsync(ResourceNames.Artifacts));
         var artifacts = new List<string>();
-        await foreach (var blob in blobs.GetBlobContainerClient(BlobContainers.Models).GetBlobsAsync(prefix: model + "/"))
+        await foreach (var blob in blobs.GetBlobContainerClient(BlobContainers.Models).GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, model + "/", CancellationToken.None))
         {
             artifacts.Add(blob.Name);
         }

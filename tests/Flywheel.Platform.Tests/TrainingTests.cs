@@ -84,7 +84,7 @@ public sealed class TrainingTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Retraining_with_the_same_data_trainer_hyperparameters_and_seed_gives_the_same_artifact_hash()
+    public async Task Retraining_with_the_same_data_trainer_hyperparameters_and_seed_gives_the_same_artifact_hash_and_a_changed_hyperparameter_does_not()
     {
         var gateway = _flywheel.AdminGateway();
         var model = await gateway.DefineModelAsync("repro", TrainingData.FraudModel);
@@ -93,7 +93,7 @@ public sealed class TrainingTests(PlatformFixture fixture)
 
         var first = await TrainingData.WaitForRunAsync(gateway, await TrainingData.StartRunAsync(gateway, model, request), RunTimeout);
         var second = await TrainingData.WaitForRunAsync(gateway, await TrainingData.StartRunAsync(gateway, model, request), RunTimeout);
-        var other = await TrainingData.WaitForRunAsync(gateway, await TrainingData.StartRunAsync(gateway, model, request with { seed = 4 }), RunTimeout);
+        var other = await TrainingData.WaitForRunAsync(gateway, await TrainingData.StartRunAsync(gateway, model, new { trainer = "fasttree", hyperparameters = new { num_trees = 41 }, seed = 3 }), RunTimeout);
 
         Assert.All(new[] { first, second, other }, run => Assert.True(run.GetProperty("state").GetString() == "succeeded", run.ToString()));
         var v1 = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions/1");

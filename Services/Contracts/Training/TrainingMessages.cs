@@ -85,7 +85,12 @@ public sealed record TrainingRunTimedOut(Guid RunId, string Reason);
 
 public sealed record ArtifactReference(string Uri, string Sha256, long Bytes);
 
-public sealed record ParityReport(int Rows, double MaxAbsDiff, double Tolerance);
+/// <summary>
+/// ONNX Runtime vs ML.NET on the held-out rows. The gate is on the relative difference
+/// (|a − b| / max(1, |b|)), which equals the absolute one for probabilities and scores up to 1,
+/// so a regression model with large targets is not failed for float32 rounding alone.
+/// </summary>
+public sealed record ParityReport(int Rows, double MaxAbsDiff, double MaxRelDiff, int LabelMismatches, double Tolerance);
 
 public sealed record SplitReport(string Method, long TrainRows, long TestRows);
 

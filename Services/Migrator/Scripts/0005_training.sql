@@ -41,6 +41,7 @@ CREATE TABLE registry.model_versions (
     artifact_sha256    text NOT NULL,
     artifact_bytes     bigint NOT NULL,
     parity_max_abs_diff double precision NOT NULL,
+    parity_max_rel_diff double precision NOT NULL,
     parity_rows        integer NOT NULL,
     reference_profile  jsonb NOT NULL,
     snapshot_id        uuid NOT NULL REFERENCES registry.snapshots (id),

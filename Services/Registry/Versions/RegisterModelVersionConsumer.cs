@@ -6,6 +6,8 @@ using Flywheel.Contracts;
 using Flywheel.Contracts.Training;
 using Flywheel.Registry.Security;
 using MassTransit;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -19,14 +21,15 @@ namespace Flywheel.Registry.Versions;
 /// measured (invariants 3 and 4).
 /// </summary>
 public sealed partial class RegisterModelVersionConsumer(
-    NpgsqlDataSource database, BlobServiceClient blobs, ILogger<RegisterModelVersionConsumer> logger) : IConsumer<RegisterModelVersion>
+    NpgsqlDataSource database, BlobServiceClient blobs, IOptions<JsonOptions> jsonOptions, ILogger<RegisterModelVersionConsumer> logger)
+    : IConsumer<RegisterModelVersion>
 {
     public async Task Consume(ConsumeContext<RegisterModelVersion> context)
     {
         var message = context.Message;
         var cancellationToken = context.CancellationToken;
-        var refusal = message.Parity.MaxAbsDiff > message.Parity.Tolerance || double.IsNaN(message.Parity.MaxAbsDiff)
-            ? $"ONNX parity {message.Parity.MaxAbsDiff:G3} exceeds the tolerance {message.Parity.Tolerance:G3}"
+        var refusal = !(message.Parity.MaxRelDiff <= message.Parity.Tolerance) || message.Parity.LabelMismatches > 0
+            ? $"ONNX parity {message.Parity.MaxRelDiff:G3} (relative) with {message.Parity.LabelMismatches} different labels exceeds the tolerance {message.Parity.Tolerance:G3}"
             : await VerifyArtifactAsync(message.Artifact, cancellationToken);
 
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
@@ -55,9 +58,9 @@ public sealed partial class RegisterModelVersionConsumer(
 
         if (version is null)
         {
-            version = await InsertAsync(connection, transaction, message, cancellationToken);
+            version = await InsertAsync(connection, transaction, message, jsonOptions.Value.SerializerOptions, cancellationToken);
             await Audit.WriteAsync(connection, transaction, $"training-run:{message.RunId}", "version.registered", message.Model,
-                new { version, run_id = message.RunId, artifact = message.Artifact, trigger = message.Trigger }, Outbox.SerializerOptions, cancellationToken);
+                new { version, run_id = message.RunId, artifact = message.Artifact, trigger = message.Trigger }, jsonOptions.Value.SerializerOptions, cancellationToken);
             LogRegistered(message.Model, version.Value, message.RunId);
         }
 
@@ -89,17 +92,18 @@ public sealed partial class RegisterModelVersionConsumer(
         }
     }
 
-    private static async Task<int> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RegisterModelVersion message, CancellationToken cancellationToken)
+    private static async Task<int> InsertAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, RegisterModelVersion message, JsonSerializerOptions json, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
             INSERT INTO registry.model_versions (
                 model, version, run_id, metrics, artifact_uri, artifact_sha256, artifact_bytes, parity_max_abs_diff, parity_rows,
-                reference_profile, snapshot_id, snapshot_sha256, rows, trainer, hyperparameters, seed, code_version, parent_version, trigger, split)
-            SELECT $1, coalesce(max(version), 0) + 1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb
+                reference_profile, snapshot_id, snapshot_sha256, rows, trainer, hyperparameters, seed, code_version, parent_version, trigger, split,
+                parity_max_rel_diff)
+            SELECT $1, coalesce(max(version), 0) + 1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20
             FROM registry.model_versions WHERE model = $1
             RETURNING version
             """, connection, transaction);
-        var json = Outbox.SerializerOptions;
         command.Parameters.Add(new NpgsqlParameter { Value = message.Model });
         command.Parameters.Add(new NpgsqlParameter { Value = message.RunId });
         command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(message.Metrics, json) });
@@ -119,6 +123,7 @@ public sealed partial class RegisterModelVersionConsumer(
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)message.ParentVersion ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         command.Parameters.Add(new NpgsqlParameter { Value = message.Trigger });
         command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(message.Split, json) });
+        command.Parameters.Add(new NpgsqlParameter { Value = message.Parity.MaxRelDiff });
         return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 

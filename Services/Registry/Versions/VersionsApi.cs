@@ -66,7 +66,7 @@ public static class VersionsApi
         await using var command = database.CreateCommand($"""
             SELECT version, run_id, metrics::text, artifact_uri, artifact_sha256, artifact_bytes, parity_max_abs_diff, parity_rows,
                    snapshot_id, snapshot_sha256, rows, trainer, hyperparameters::text, seed, code_version, parent_version, trigger,
-                   split::text, created_at, {(withProfile ? "reference_profile::text" : "NULL")}
+                   split::text, created_at, {(withProfile ? "reference_profile::text" : "NULL")}, parity_max_rel_diff
             FROM registry.model_versions
             WHERE model = $1 AND ($2::integer IS NULL OR version = $2)
             ORDER BY version DESC
@@ -82,7 +82,7 @@ public static class VersionsApi
                 reader.GetInt32(0),
                 JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(2))!,
                 new VersionArtifact(reader.GetString(3), reader.GetString(4), reader.GetInt64(5)),
-                new VersionParity(reader.GetDouble(6), reader.GetInt32(7)),
+                new VersionParity(reader.GetDouble(6), reader.GetDouble(20), reader.GetInt32(7)),
                 new VersionLineage(
                     reader.GetGuid(1),
                     reader.GetGuid(8),
@@ -105,7 +105,7 @@ public static class VersionsApi
 
 public sealed record VersionArtifact(string Uri, string Sha256, long Bytes);
 
-public sealed record VersionParity(double MaxAbsDiff, int Rows);
+public sealed record VersionParity(double MaxAbsDiff, double MaxRelDiff, int Rows);
 
 public sealed record VersionLineage(
     Guid RunId,

@@ -59,10 +59,10 @@ public sealed partial class TrainModelConsumer(SnapshotReader snapshots, Artifac
             step = TrainingSteps.Parity;
             await StepAsync(context, step, TrainingSteps.Running);
             var parity = OnnxParity.Check(onnx, schema, split.Test, predictions);
-            if (!(parity.MaxAbsDiff <= ParityTolerance))
+            if (!(parity.MaxRelDiff <= ParityTolerance) || parity.LabelMismatches > 0)
             {
                 throw new TrainingException(
-                    $"ONNX Runtime differs from ML.NET by up to {parity.MaxAbsDiff:G3} on {parity.Rows} held-out rows (tolerance {ParityTolerance:G1})");
+                    $"ONNX Runtime differs from ML.NET by up to {parity.MaxAbsDiff:G3} (relative {parity.MaxRelDiff:G3}) with {parity.LabelMismatches} different labels on {parity.Rows} held-out rows (tolerance {ParityTolerance:G1})");
             }
 
             await StepAsync(context, step, TrainingSteps.Succeeded, $"max |ONNX − ML.NET| = {parity.MaxAbsDiff:G3} on {parity.Rows} rows");
@@ -82,7 +82,7 @@ public sealed partial class TrainModelConsumer(SnapshotReader snapshots, Artifac
             LogTrained(job.RunId, job.Model, artifact.Sha256, parity.MaxAbsDiff);
             await context.Publish(new ModelTrained(
                 job.RunId, job.Trainer, hyperparameters, artifact, evaluation.Metrics,
-                new ParityReport(parity.Rows, parity.MaxAbsDiff, ParityTolerance),
+                new ParityReport(parity.Rows, parity.MaxAbsDiff, parity.MaxRelDiff, parity.LabelMismatches, ParityTolerance),
                 new SplitReport(split.Method, split.Train.Count, split.Test.Count),
                 profileJson, BuildInfo.Version));
         }
