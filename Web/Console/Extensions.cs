@@ -1,5 +1,6 @@
 using Flywheel.Console.Platform;
 using Flywheel.Contracts;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Flywheel.Console;
 
@@ -8,6 +9,11 @@ internal static class Extensions
     public static void AddConsoleServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddOptions<ConsoleOptions>()
+            .BindConfiguration(ConsoleOptions.Section)
+            .Validate(options => options.RunRefreshInterval > TimeSpan.Zero, "Console:RunRefreshInterval must be positive.")
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHttpClient<PlatformClient>(client =>
         {
             client.BaseAddress = new Uri($"https+http://{ResourceNames.Registry}");

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+
+namespace Flywheel.Console.Tests.Fakes;
+
+/// <summary>
+/// The registry's API as canned answers, by path and query. A path given several answers gives
+/// them in turn and then repeats the last. A request with no canned answer gets a 500 and is
+/// listed in <see cref="Unexpected"/>, so a test cannot pass on an answer it did not mean.
+/// </summary>
+public sealed class FakeRegistry : HttpMessageHandler
+{
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<Func<HttpResponseMessage>>> _answers = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _requests = new();
+    private readonly ConcurrentQueue<string> _unexpected = new();
+    private bool _down;
+
+    public IReadOnlyList<string> Requests => [.. _requests];
+
+    public IReadOnlyList<string> Unexpected => [.. _unexpected];
+
+    public int Count(string pathAndQuery) => _requests.Count(r => r == pathAndQuery);
+
+    public FakeRegistry Json(string pathAndQuery, params string[] bodies)
+    {
+        var queue = _answers.GetOrAdd(pathAndQuery, _ => new());
+        foreach (var body in bodies)
+        {
+            queue.Enqueue(() => new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            });
+        }
+
+        return this;
+    }
+
+    /// <summary>An RFC 7807 answer, as the registry gives for a model, version or run it does not have.</summary>
+    public FakeRegistry Problem(string pathAndQuery, HttpStatusCode status, string title, string detail)
+    {
+        var body = $$"""{ "type": "https://tools.ietf.org/html/rfc9110", "title": "{{title}}", "status": {{(int)status}}, "detail": "{{detail}}" }""";
+        _answers.GetOrAdd(pathAndQuery, _ => new()).Enqueue(() => new HttpResponseMessage(status)
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/problem+json"),
+        });
+        return this;
+    }
+
+    /// <summary>Every request fails as when nothing listens at the registry's address.</summary>
+    public FakeRegistry Down()
+    {
+        _down = true;
+        return this;
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = request.RequestUri!.PathAndQuery;
+        _requests.Enqueue(key);
+        if (_down)
+        {
+            throw new HttpRequestException("Connection refused (registry.internal:8443)", null, null);
+        }
+
+        if (!_answers.TryGetValue(key, out var queue) || queue.IsEmpty)
+        {
+            _unexpected.Enqueue(key);
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError)
+            {
+                Content = new StringContent($"no canned answer for {key}"),
+            });
+        }
+
+        // The last answer stays, so a page that polls keeps getting it.
+        var answer = queue.Count > 1 && queue.TryDequeue(out var next) ? next : queue.TryPeek(out var last) ? last : throw new InvalidOperationException(key);
+        return Task.FromResult(answer());
+    }
+}
