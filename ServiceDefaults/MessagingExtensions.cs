@@ -26,6 +26,8 @@ public static class MessagingExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            // Usage telemetry would call out to the internet from every service; Flywheel keeps its telemetry its own.
+            bus.DisableUsageTelemetry();
             configure?.Invoke(bus);
             bus.UsingRabbitMq((context, rabbit) =>
             {

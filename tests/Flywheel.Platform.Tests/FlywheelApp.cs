@@ -127,21 +127,55 @@ public sealed class FlywheelApp : IAsyncDisposable
 
     public string DataDirectory => _dataDirectory;
 
-    /// <summary>The operating-system process of a running service, as Aspire reports it.</summary>
-    public async Task<int> ProcessIdAsync(string resource, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The operating-system process that runs a service: Aspire starts a project with
+    /// <c>dotnet run</c>, which runs the service as its child, so this is that child.
+    /// </summary>
+    public async Task<int> ServiceProcessIdAsync(string resource)
     {
-        var running = await App.ResourceNotifications.WaitForResourceAsync(
-            resource, e => e.Snapshot.State?.Text == KnownResourceStates.Running && Pid(e.Snapshot) is not null, cancellationToken);
-        return Pid(running.Snapshot)!.Value;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        CustomResourceSnapshot? last = null;
+        try
+        {
+            var running = await App.ResourceNotifications.WaitForResourceAsync(resource, e =>
+            {
+                last = e.Snapshot;
+                return e.Snapshot.State?.Text == KnownResourceStates.Running && LauncherPid(e.Snapshot) is not null;
+            }, timeout.Token);
+            var launcher = LauncherPid(running.Snapshot)!.Value;
+            var children = Directory.EnumerateDirectories("/proc")
+                .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
+                .Where(pid => pid > 0 && ParentOf(pid) == launcher)
+                .ToList();
+            return children.Count == 1 ? children[0] : launcher;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{resource} has no running process: state {last?.State?.Text}, properties "
+                + string.Join(", ", last?.Properties.Select(p => $"{p.Name}={p.Value}") ?? []));
+        }
 
-        static int? Pid(CustomResourceSnapshot snapshot) =>
-            snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith(".pid", StringComparison.Ordinal))?.Value switch
+        static int? LauncherPid(CustomResourceSnapshot snapshot) =>
+            snapshot.Properties.FirstOrDefault(p => p.Name.EndsWith("pid", StringComparison.OrdinalIgnoreCase))?.Value switch
             {
                 int pid => pid,
                 long pid => (int)pid,
                 string text when int.TryParse(text, out var pid) => pid,
                 _ => null,
             };
+
+        static int? ParentOf(int pid)
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("PPid:", StringComparison.Ordinal));
+                return line is null ? null : int.Parse(line["PPid:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>The PIDs the local service launchers recorded: servers, epmd and the broker's VM.</summary>

@@ -27,7 +27,7 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         var training = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(3),
             run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
         Assert.Equal("running", TrainingData.Step(training, "train"));
-        var pid = await _flywheel.ProcessIdAsync(ResourceNames.Trainer);
+        var pid = await _flywheel.ServiceProcessIdAsync(ResourceNames.Trainer);
         try
         {
             using (var trainer = Process.GetProcessById(pid))
@@ -44,8 +44,9 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         }
         finally
         {
+            using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await _flywheel.App.ResourceNotifications.WaitForResourceAsync(ResourceNames.Trainer,
-                e => e.Snapshot.State?.Text is "Exited" or "Finished" or "FailedToStart");
+                e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Running && state != KnownResourceStates.Starting, stopped.Token);
             var started = await _flywheel.App.ResourceCommands.ExecuteCommandAsync(ResourceNames.Trainer, KnownResourceCommands.StartCommand);
             Assert.True(started.Success, started.Message);
         }
@@ -53,7 +54,8 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         var finished = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(5));
 
         Assert.True(finished.GetProperty("state").GetString() == "succeeded", finished.ToString());
-        Assert.NotEqual(pid, await _flywheel.ProcessIdAsync(ResourceNames.Trainer));
+        Assert.NotEqual(pid, await _flywheel.ServiceProcessIdAsync(ResourceNames.Trainer));
+        Assert.False(FlywheelApp.ProcessIsAlive(pid));
         await using var database = await _flywheel.OpenDatabaseAsync();
         await using var versions = new NpgsqlCommand("SELECT count(*) FROM registry.model_versions WHERE model = $1", database);
         versions.Parameters.Add(new NpgsqlParameter { Value = model });
