@@ -36,6 +36,11 @@ public static class ModelTrainer
             throw new TrainingException("The training set is empty.");
         }
 
+        if (Hyperparameters.Validate(spec.Trainer, spec.Hyperparameters) is { Count: > 0 } invalid)
+        {
+            throw new TrainingException("Invalid hyperparameters: " + string.Join(" ", invalid.Select(e => $"{e.Key} {string.Join(" ", e.Value)}")));
+        }
+
         var hyperparameters = Hyperparameters.Resolve(spec.Trainer, spec.Hyperparameters);
         var target = Target.Encode(schema.Task, train);
         var data = FeatureColumns.View(schema, train, target.Column);

@@ -1,11 +1,6 @@
-namespace Flywheel.Training;
+using Flywheel.Core.Training;
 
-public enum TrainerKind
-{
-    LightGbm,
-    FastTree,
-    Sdca,
-}
+namespace Flywheel.Training;
 
 /// <summary>
 /// What to train: the trainer, its hyperparameters by their snake_case names (see

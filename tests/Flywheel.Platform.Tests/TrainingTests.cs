@@ -81,6 +81,13 @@ public sealed class TrainingTests(PlatformFixture fixture)
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
         Assert.Equal(sha256, download.Headers.GetValues("X-Content-SHA256").Single());
         Assert.Equal(stored, await download.Content.ReadAsByteArrayAsync());
+
+        // A version cannot be changed after the fact, even by someone with the database's keys.
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await using var tamper = new NpgsqlCommand("UPDATE registry.model_versions SET artifact_sha256 = 'x' WHERE model = $1", database);
+        tamper.Parameters.Add(new NpgsqlParameter { Value = model });
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => tamper.ExecuteNonQueryAsync());
+        Assert.Contains("model versions are immutable", refused.MessageText);
     }
 
     [Fact]
@@ -150,6 +157,8 @@ public sealed class TrainingTests(PlatformFixture fixture)
 
         using var response = await gateway.PostAsJsonAsync($"/api/models/{model}/training-runs",
             new { trainer = "xgboost", search = new { trials = 1_000 }, data = new { from = "2026-02-01T00:00:00Z", to = "2026-01-01T00:00:00Z" } });
+        using var badHyperparameters = await gateway.PostAsJsonAsync($"/api/models/{model}/training-runs",
+            new { trainer = "lightgbm", hyperparameters = new { num_leaves = 1, max_depth = 4 } });
         using var anonymous = _flywheel.CreateClient(ResourceNames.Gateway);
         using var unauthorised = await anonymous.PostAsJsonAsync($"/api/models/{model}/training-runs", new { });
 
@@ -157,6 +166,9 @@ public sealed class TrainingTests(PlatformFixture fixture)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Equal(new HashSet<string> { "trainer", "search.trials", "data.from" }, fields);
+        Assert.Equal(HttpStatusCode.BadRequest, badHyperparameters.StatusCode);
+        var hyperparameterFields = (await badHyperparameters.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Equal(new HashSet<string> { "hyperparameters.num_leaves", "hyperparameters.max_depth" }, hyperparameterFields);
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorised.StatusCode);
         await using var database = await _flywheel.OpenDatabaseAsync();
         await using var count = new NpgsqlCommand("SELECT count(*) FROM registry.training_requests WHERE model = $1", database);

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Flywheel.Contracts;
 using Flywheel.Contracts.Training;
+using Flywheel.Core.Training;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,6 +20,13 @@ namespace Flywheel.Registry.Training;
 public static class TrainingRunsApi
 {
     public static readonly IReadOnlySet<string> Trainers = new HashSet<string>(StringComparer.Ordinal) { "lightgbm", "fasttree", "sdca", "auto" };
+
+    private static readonly Dictionary<string, TrainerKind> TrainerKinds = new(StringComparer.Ordinal)
+    {
+        ["lightgbm"] = TrainerKind.LightGbm,
+        ["fasttree"] = TrainerKind.FastTree,
+        ["sdca"] = TrainerKind.Sdca,
+    };
     public const int MaxTrials = 100;
     public const int MaxHyperparameters = 50;
 
@@ -120,9 +128,16 @@ public static class TrainingRunsApi
                 errors["hyperparameters"] = [$"at most {MaxHyperparameters} hyperparameters."];
             }
 
-            foreach (var (name, value) in hyperparameters.Where(p => !double.IsFinite(p.Value)))
+            if (request.Trainer == "auto" && hyperparameters.Count > 0)
             {
-                errors[$"hyperparameters.{name}"] = [$"{value} is not a finite number."];
+                errors["hyperparameters"] = ["apply to one trainer: name it instead of auto."];
+            }
+            else if (TrainerKinds.TryGetValue(request.Trainer ?? "lightgbm", out var kind))
+            {
+                foreach (var (name, messages) in Hyperparameters.Validate(kind, hyperparameters))
+                {
+                    errors[$"hyperparameters.{name}"] = messages;
+                }
             }
         }
 

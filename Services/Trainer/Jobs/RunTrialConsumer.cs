@@ -22,13 +22,14 @@ public sealed partial class RunTrialConsumer(SnapshotReader snapshots, ILogger<R
             var split = DataSplit.Split(rows, trial.Seed);
             var validation = DataSplit.Split(split.Train, trial.Seed);
             var trainer = TrainerNames.Parse(trial.Trainer);
-            var hyperparameters = trial.Hyperparameters is { } given
-                ? Hyperparameters.Resolve(trainer, given)
-                : Hyperparameters.Sample(trainer, new Random(unchecked((trial.Seed * 7_919) + trial.Trial)));
-            if (Hyperparameters.Validate(trainer, hyperparameters) is { Count: > 0 } invalid)
+            if (trial.Hyperparameters is { } given && Hyperparameters.Validate(trainer, given) is { Count: > 0 } invalid)
             {
                 throw new TrainingException(string.Join("; ", invalid.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")));
             }
+
+            var hyperparameters = trial.Hyperparameters is { } chosen
+                ? Hyperparameters.Resolve(trainer, chosen)
+                : Hyperparameters.Sample(trainer, new Random(unchecked((trial.Seed * 7_919) + trial.Trial)));
 
             using var model = ModelTrainer.Train(schema, validation.Train, new TrainingSpec(trainer, hyperparameters, trial.Seed));
             var evaluation = Evaluation.Evaluate(schema, model, validation.Test, model.Predict(validation.Test));

@@ -34,11 +34,12 @@ public sealed partial class TrainModelConsumer(SnapshotReader snapshots, Artifac
 
             step = TrainingSteps.Train;
             var trainer = TrainerNames.Parse(job.Trainer);
-            var hyperparameters = Hyperparameters.Resolve(trainer, job.Hyperparameters);
-            if (Hyperparameters.Validate(trainer, hyperparameters) is { Count: > 0 } invalid)
+            if (Hyperparameters.Validate(trainer, job.Hyperparameters) is { Count: > 0 } invalid)
             {
                 throw new TrainingException(string.Join("; ", invalid.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")));
             }
+
+            var hyperparameters = Hyperparameters.Resolve(trainer, job.Hyperparameters);
 
             await StepAsync(context, step, TrainingSteps.Running, $"{job.Trainer} on {split.Train.Count} rows");
             var clock = Stopwatch.StartNew();

@@ -1,7 +1,15 @@
 using System.Collections.Frozen;
 using System.Globalization;
 
-namespace Flywheel.Training;
+namespace Flywheel.Core.Training;
+
+/// <summary>The trainers a run may use (the API names them lightgbm, fasttree and sdca).</summary>
+public enum TrainerKind
+{
+    LightGbm,
+    FastTree,
+    Sdca,
+}
 
 /// <summary>
 /// The hyperparameters each trainer accepts, by snake_case name (the names LightGBM users know),
@@ -101,7 +109,7 @@ public static class Hyperparameters
         return trial;
     }
 
-    /// <summary>The defaults overlaid with <paramref name="given"/>; throws when a given value does not validate.</summary>
+    /// <summary>The defaults overlaid with <paramref name="given"/>; throws <see cref="ArgumentException"/> when a given value does not validate (call <see cref="Validate"/> first to report them).</summary>
     public static IReadOnlyDictionary<string, double> Resolve(TrainerKind trainer, IReadOnlyDictionary<string, double>? given)
     {
         var resolved = new Dictionary<string, double>(Defaults(trainer), StringComparer.Ordinal);
@@ -113,7 +121,7 @@ public static class Hyperparameters
         var errors = Validate(trainer, given);
         if (errors.Count > 0)
         {
-            throw new TrainingException("Invalid hyperparameters: " +
+            throw new ArgumentException("Invalid hyperparameters: " +
                 string.Join(" ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}")));
         }
 

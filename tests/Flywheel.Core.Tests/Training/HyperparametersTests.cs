@@ -1,6 +1,6 @@
-using Flywheel.Training;
+using Flywheel.Core.Training;
 
-namespace Flywheel.Training.Tests;
+namespace Flywheel.Core.Tests.Training;
 
 public sealed class HyperparametersTests
 {
@@ -84,5 +84,5 @@ public sealed class HyperparametersTests
 
     [Fact]
     public void Resolve_refuses_invalid_values() =>
-        Assert.Throws<TrainingException>(() => Hyperparameters.Resolve(TrainerKind.Sdca, new Dictionary<string, double> { ["max_iterations"] = 0 }));
+        Assert.Throws<ArgumentException>(() => Hyperparameters.Resolve(TrainerKind.Sdca, new Dictionary<string, double> { ["max_iterations"] = 0 }));
 }
