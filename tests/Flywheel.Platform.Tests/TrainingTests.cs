@@ -33,6 +33,9 @@ public sealed class TrainingTests(PlatformFixture fixture)
         var errors = report.GetProperty("errors").EnumerateArray()
             .Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString())).ToHashSet();
         Assert.Equal(new HashSet<(long, string?)> { (102, "amount"), (202, "merchant_category"), (302, "is_online"), (302, "hour") }, errors);
+        var listed = (await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions")).GetProperty("ingestions").EnumerateArray().Single();
+        Assert.Equal(report.GetProperty("ingestion_id").GetGuid(), listed.GetProperty("ingestion_id").GetGuid());
+        Assert.Equal((3_000L, 3L, "succeeded"), (listed.GetProperty("accepted").GetInt64(), listed.GetProperty("rejected").GetInt64(), listed.GetProperty("state").GetString()));
 
         var runId = await TrainingData.StartRunAsync(gateway, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 15 }, seed = 7 });
         var run = await TrainingData.WaitForRunAsync(gateway, runId, RunTimeout);

@@ -38,6 +38,7 @@ public static class IngestionApi
         data.MapGet("/features/{entity}", GetOnlineFeaturesAsync)
             .WithName("GetOnlineFeatures")
             .WithSummary("An entity's latest feature values from the online store.");
+        data.MapGet("/ingestions", ListAsync).WithName("ListIngestions").WithSummary("The model's ingestions, newest first, with their counts.");
         data.MapGet("/ingestions/{id:guid}", GetAsync).WithName("GetIngestion").WithSummary("An ingestion's validation report and quarantined rows.");
         return data;
     }
@@ -193,6 +194,35 @@ public static class IngestionApi
         run.Report.MissingRates,
         run.Report.Problems);
 
+    public static async Task<IResult> ListAsync(
+        string model, NpgsqlDataSource database, IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken, int limit = 50)
+    {
+        if (await ModelsApi.FindAsync(model, database, jsonOptions.Value.SerializerOptions, cancellationToken) is null)
+        {
+            return ModelsApi.ModelNotFound(model);
+        }
+
+        await using var command = database.CreateCommand("""
+            SELECT id, format, state, accepted, rejected, duplicates, error, started_at, finished_at, created_by
+            FROM registry.ingestions WHERE model = $1 ORDER BY started_at DESC LIMIT $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = model });
+        command.Parameters.Add(new NpgsqlParameter { Value = Math.Clamp(limit, 1, 500) });
+        var ingestions = new List<IngestionListItem>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ingestions.Add(new IngestionListItem(
+                reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.GetFieldValue<DateTimeOffset>(7),
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                reader.GetString(9)));
+        }
+
+        return TypedResults.Ok(new IngestionList(ingestions));
+    }
+
     public static async Task<IResult> GetAsync(
         string model, Guid id, NpgsqlDataSource database, IOptions<JsonOptions> jsonOptions, CancellationToken cancellationToken, int offset = 0, int limit = 100)
     {
@@ -240,6 +270,12 @@ public static class IngestionApi
 }
 
 public sealed record RowError(long Line, string Field, string Message);
+
+public sealed record IngestionListItem(
+    Guid IngestionId, string Format, string State, long Accepted, long Rejected, long Duplicates, string? Error,
+    DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string CreatedBy);
+
+public sealed record IngestionList(IReadOnlyList<IngestionListItem> Ingestions);
 
 public sealed record IngestionSummary(
     Guid IngestionId,

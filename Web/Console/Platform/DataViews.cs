@@ -13,6 +13,13 @@ public sealed record SnapshotView(
     long LabelsJoined,
     long LabelsUnmatched);
 
+/// <summary>One upload or event batch as the model's ingestion list shows it.</summary>
+public sealed record IngestionListItemView(
+    Guid IngestionId, string Format, string State, long Accepted, long Rejected, long Duplicates, string? Error,
+    DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string CreatedBy);
+
+public sealed record IngestionListView(IReadOnlyList<IngestionListItemView> Ingestions);
+
 /// <summary>An ingestion's validation report and one page of its quarantine. <see cref="Report"/> is read by <c>Data.IngestionReportSummary</c>.</summary>
 public sealed record IngestionView(
     Guid IngestionId,

@@ -48,6 +48,9 @@ public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClie
     public Task<ApiResult<SnapshotView>> GetSnapshotAsync(string model, Guid snapshotId, CancellationToken cancellationToken) =>
         GetAsync<SnapshotView>($"/api/models/{Escape(model)}/snapshots/{snapshotId}", cancellationToken);
 
+    public Task<ApiResult<IngestionListView>> GetIngestionsAsync(string model, CancellationToken cancellationToken) =>
+        GetAsync<IngestionListView>($"/api/models/{Escape(model)}/ingestions", cancellationToken);
+
     public Task<ApiResult<IngestionView>> GetIngestionAsync(string model, Guid ingestionId, long offset, CancellationToken cancellationToken) =>
         GetAsync<IngestionView>(
             string.Create(CultureInfo.InvariantCulture, $"/api/models/{Escape(model)}/ingestions/{ingestionId}?offset={offset}&limit={QuarantinePageSize}"),

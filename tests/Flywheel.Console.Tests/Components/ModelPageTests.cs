@@ -102,6 +102,7 @@ public sealed class ModelPageTests : ConsoleTest
         Registry.Json("/api/models/card-fraud", Canned.Model());
         Registry.Json("/api/models/card-fraud/training-runs", Canned.Runs(Canned.Run("succeeded", version: 2)));
         Registry.Json($"/api/models/card-fraud/snapshots/{Canned.SnapshotId}", Canned.Snapshot);
+        Registry.Json("/api/models/card-fraud/ingestions", Canned.Ingestions());
 
         var page = RenderModel("data");
 
@@ -109,6 +110,30 @@ public sealed class ModelPageTests : ConsoleTest
         var cells = Cells(page.Find("section[aria-labelledby=snapshots-heading] tbody tr"));
         Assert.Equal(["0190a6b2-000…", "before 2026-01-01 00:00:00 UTC", "1,000", "990", "10", "5eed5eed5eed…", "0190a6b2-7c1…"], cells);
         Assert.Equal("ingestion-id", page.Find("label").GetAttribute("for"));
+        page.WaitForAssertion(() => Assert.Contains("No data has been uploaded", Text(page.Find("section[aria-labelledby=ingestions-heading]")), StringComparison.Ordinal));
+        Assert.Empty(Registry.Unexpected);
+    }
+
+    [Fact]
+    public void The_data_section_lists_ingestions_newest_first_and_opens_one_s_report_from_the_list()
+    {
+        Registry.Json("/api/models/card-fraud", Canned.Model());
+        Registry.Json("/api/models/card-fraud/training-runs", Canned.Runs());
+        Registry.Json("/api/models/card-fraud/ingestions", Canned.Ingestions(
+            Canned.IngestionItem(Canned.IngestionId, 97, 2),
+            Canned.IngestionItem("0190a6b2-2222-7000-8000-000000000003", 0, 0, "failed", "line 4: a ragged row")));
+        Registry.Json($"/api/models/card-fraud/ingestions/{Canned.IngestionId}?offset=0&limit=50",
+            Canned.Ingestion(2, $"[{Canned.Quarantined(7, "amount", "is below the minimum 0.", "range")}]"));
+
+        var page = RenderModel("data");
+
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("section[aria-labelledby=ingestions-heading] tbody tr").Count));
+        var rows = page.FindAll("section[aria-labelledby=ingestions-heading] tbody tr").Select(Cells).ToList();
+        Assert.Equal(["0190a6b2-111…", "97", "2"], [rows[0][0], rows[0][4], rows[0][5]]);
+        Assert.Equal("failed: line 4: a ragged row", rows[1][3]);
+        page.FindAll("section[aria-labelledby=ingestions-heading] tbody button")[0].Click();
+        page.WaitForElement("article.report");
+        Assert.Equal(["97 accepted", "2 rejected", "1 duplicates"], page.FindAll("ul.counts li").Select(Text));
         Assert.Empty(Registry.Unexpected);
     }
 }

@@ -103,6 +103,14 @@ public static class Canned
         }
         """;
 
+    public static string Ingestions(params string[] ingestions) => $$"""{ "ingestions": [ {{string.Join(",", ingestions)}} ] }""";
+
+    public static string IngestionItem(string id, long accepted, long rejected, string state = "succeeded", string? error = null) => $$"""
+        { "ingestion_id": "{{id}}", "format": "csv", "state": "{{state}}", "accepted": {{accepted}}, "rejected": {{rejected}}, "duplicates": 0,
+          "error": {{(error is null ? "null" : $"\"{error}\"")}}, "started_at": "2026-01-03T08:00:00+00:00", "finished_at": "2026-01-03T08:00:02+00:00",
+          "created_by": "bootstrap-admin" }
+        """;
+
     public static string Quarantined(long line, string field, string message, string code) => $$"""
         { "line": {{line}}, "values": { "amount": "-5", "email": "someone@example.com" },
           "errors": [ { "field": "{{field}}", "message": "{{message}}", "code": "{{code}}" } ] }
