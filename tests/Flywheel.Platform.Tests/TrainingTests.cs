@@ -137,6 +137,40 @@ public sealed class TrainingTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_job_that_keeps_failing_fails_its_run_after_bounded_retries_without_blocking_other_runs_or_overwriting_an_artifact()
+    {
+        var gateway = _flywheel.AdminGateway();
+        var model = await gateway.DefineModelAsync("poison", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(gateway, model, TrainingData.FraudCsv(1_000, seed: 13));
+        var request = new { trainer = "sdca", seed = 8 };
+        var first = await TrainingData.WaitForRunAsync(gateway, await TrainingData.StartRunAsync(gateway, model, request), RunTimeout);
+        Assert.True(first.GetProperty("state").GetString() == "succeeded", first.ToString());
+        var sha256 = (await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions/1")).GetProperty("artifact").GetProperty("sha256").GetString()!;
+
+        // Someone with storage keys replaces the artifact's bytes. Retraining the same inputs reaches the same
+        // content address and finds bytes that do not hash to it: every attempt fails, and nothing may overwrite it.
+        var blobs = new BlobServiceClient(await _flywheel.ConnectionStringAsync(ResourceNames.Artifacts));
+        var blob = blobs.GetBlobContainerClient(BlobContainers.Models).GetBlobClient($"{model}/{sha256}.onnx");
+        byte[] tampered = [.. Encoding.UTF8.GetBytes("not the model")];
+        await blob.UploadAsync(BinaryData.FromBytes(tampered), overwrite: true);
+        var poisoned = await TrainingData.StartRunAsync(gateway, model, request);
+        var other = await gateway.DefineModelAsync("healthy", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(gateway, other, TrainingData.FraudCsv(1_000, seed: 14));
+        var healthy = await TrainingData.StartRunAsync(gateway, other, new { trainer = "sdca", seed = 1 });
+
+        var failed = await TrainingData.WaitForRunAsync(gateway, poisoned, RunTimeout);
+        var succeeded = await TrainingData.WaitForRunAsync(gateway, healthy, RunTimeout);
+
+        Assert.Equal("failed", failed.GetProperty("state").GetString());
+        Assert.Equal("failed", TrainingData.Step(failed, "upload"));
+        Assert.Contains("refusing to overwrite", failed.GetProperty("error").GetString());
+        Assert.Equal("succeeded", succeeded.GetProperty("state").GetString());
+        Assert.Equal(tampered, (await blob.DownloadContentAsync()).Value.Content.ToArray());
+        using var versions = await gateway.GetAsync($"/api/models/{model}/versions");
+        Assert.Equal(1, (await versions.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("versions").GetArrayLength());
+    }
+
+    [Fact]
     public async Task A_run_over_too_few_rows_fails_at_its_snapshot_with_the_reason()
     {
         var gateway = _flywheel.AdminGateway();
