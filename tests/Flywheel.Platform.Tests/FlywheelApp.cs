@@ -127,6 +127,29 @@ public sealed class FlywheelApp : IAsyncDisposable
 
     public string DataDirectory => _dataDirectory;
 
+    /// <summary>Kills a service's process outright (SIGKILL, as a crash would) and returns its PID.</summary>
+    public async Task<int> KillServiceAsync(string resource)
+    {
+        var pid = await ServiceProcessIdAsync(resource);
+        using var process = System.Diagnostics.Process.GetProcessById(pid);
+        process.Kill();
+        await process.WaitForExitAsync();
+        return pid;
+    }
+
+    /// <summary>Starts a service again once Aspire has seen it stop.</summary>
+    public async Task RestartServiceAsync(string resource)
+    {
+        using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await App.ResourceNotifications.WaitForResourceAsync(resource,
+            e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Running && state != KnownResourceStates.Starting, stopped.Token);
+        var started = await App.ResourceCommands.ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand);
+        if (!started.Success)
+        {
+            throw new InvalidOperationException($"{resource} did not start again: {started.Message}");
+        }
+    }
+
     /// <summary>
     /// The operating-system process that runs a service: Aspire starts a project with
     /// <c>dotnet run</c>, which runs the service as its child, so this is that child.

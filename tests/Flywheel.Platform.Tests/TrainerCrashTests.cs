@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Aspire.Hosting.ApplicationModel;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Flywheel.Contracts;
@@ -28,15 +26,9 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         var training = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(3),
             run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
         Assert.Equal("running", TrainingData.Step(training, "train"));
-        var pid = await _flywheel.ServiceProcessIdAsync(ResourceNames.Trainer);
+        var pid = await _flywheel.KillServiceAsync(ResourceNames.Trainer);
         try
         {
-            using (var trainer = Process.GetProcessById(pid))
-            {
-                trainer.Kill();
-                await trainer.WaitForExitAsync();
-            }
-
             // Nothing finished it while no trainer was running.
             await Task.Delay(TimeSpan.FromSeconds(2));
             var meanwhile = await gateway.GetFromJsonAsync<JsonElement>($"/api/training-runs/{runId}");
@@ -45,11 +37,7 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         }
         finally
         {
-            using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await _flywheel.App.ResourceNotifications.WaitForResourceAsync(ResourceNames.Trainer,
-                e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Running && state != KnownResourceStates.Starting, stopped.Token);
-            var started = await _flywheel.App.ResourceCommands.ExecuteCommandAsync(ResourceNames.Trainer, KnownResourceCommands.StartCommand);
-            Assert.True(started.Success, started.Message);
+            await _flywheel.RestartServiceAsync(ResourceNames.Trainer);
         }
 
         var finished = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(5));
@@ -73,15 +61,9 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
             run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
         Assert.Equal("running", TrainingData.Step(training, "train"));
 
-        var pid = await _flywheel.ServiceProcessIdAsync(ResourceNames.Orchestrator);
+        await _flywheel.KillServiceAsync(ResourceNames.Orchestrator);
         try
         {
-            using (var orchestrator = Process.GetProcessById(pid))
-            {
-                orchestrator.Kill();
-                await orchestrator.WaitForExitAsync();
-            }
-
             // The trainer finishes its job while no orchestrator runs; its results wait in the broker.
             var deadline = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(3);
             while ((await ArtifactsAsync(model)).Count == 0 && DateTimeOffset.UtcNow < deadline)
@@ -96,11 +78,7 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         }
         finally
         {
-            using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await _flywheel.App.ResourceNotifications.WaitForResourceAsync(ResourceNames.Orchestrator,
-                e => e.Snapshot.State?.Text is { } state && state != KnownResourceStates.Running && state != KnownResourceStates.Starting, stopped.Token);
-            var started = await _flywheel.App.ResourceCommands.ExecuteCommandAsync(ResourceNames.Orchestrator, KnownResourceCommands.StartCommand);
-            Assert.True(started.Success, started.Message);
+            await _flywheel.RestartServiceAsync(ResourceNames.Orchestrator);
         }
 
         var finished = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(5));
