@@ -31,7 +31,7 @@ var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Consol
     .WithReference(registry).WaitFor(registry);
 
 builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
-    .Uses(infra.OnlineStore)
+    .Uses(infra.Database).Uses(infra.OnlineStore)
     .WithReference(registry).WaitFor(registry)
     .WithReference(inference).WaitFor(inference)
     .WithReference(console).WaitFor(console)

@@ -235,7 +235,7 @@ module migrator 'modules/job.bicep' = {
       // Flywheel schemas (Services/Migrator/PrincipalGrants.cs).
       {
         name: 'Flywheel__Database__Principals'
-        value: 'id-registry,id-inference,id-orchestrator,id-trainer,id-drift-monitor'
+        value: 'id-registry,id-inference,id-orchestrator,id-trainer,id-drift-monitor,id-gateway'
       }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.migrator.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
@@ -559,6 +559,15 @@ module gatewayApp 'modules/app.bicep' = {
       { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
       { name: 'HTTP_PORTS', value: '8080' }
       { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
+      // The gateway reads deployments and API keys (registry schema) to route and authenticate.
+      {
+        name: 'ConnectionStrings__flywheel-db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-gateway;Ssl Mode=Require'
+      }
+      {
+        name: 'ConnectionStrings__flywheel_db'
+        value: 'Host=${postgres.outputs.fqdn};Database=flywheel;Username=id-gateway;Ssl Mode=Require'
+      }
       { name: 'ConnectionStrings__online-store', value: '${redisEndpoint},user=${identities.outputs.gateway.principalId}' }
       { name: 'ConnectionStrings__online_store', value: '${redisEndpoint},user=${identities.outputs.gateway.principalId}' }
       { name: 'REGISTRY_HTTP', value: 'http://registry' }
