@@ -116,5 +116,8 @@ public sealed class TrainedModel : IDisposable
         ]);
     }
 
+    /// <summary>The ML.NET model itself (a .zip ML.NET loads back), for serving it with ML.NET's own engines.</summary>
+    public void SaveMlNet(Stream stream) => _ml.Model.Save(_model, FeatureColumns.View(Schema, []).Schema, stream);
+
     public void Dispose() => (_model as IDisposable)?.Dispose();
 }

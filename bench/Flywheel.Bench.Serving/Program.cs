@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+using Flywheel.Bench.Serving;
+using Flywheel.Contracts;
+using Flywheel.Core.Schema;
+using Flywheel.Core.Training;
+using Flywheel.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+// Serving latency and throughput, in one run on this machine, for the same model served six ways:
+// in-process ONNX Runtime (the floor), the Flywheel inference worker called directly with
+// micro-batching on and off, the same through the gateway, ML.NET pooled prediction engines behind
+// a minimal API, and onnxruntime-node behind a plain Node HTTP server.
+//   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
+// It starts its own platform (local services, like the tests) and stops everything it started.
+if (args is ["--serve-mlnet", var zip, var mlPort])
+{
+    await MlNetServer.RunAsync(zip, int.Parse(mlPort, CultureInfo.InvariantCulture));
+    return;
+}
+
+var rate = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 300;
+var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
+var clients = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
+var root = FindRoot();
+var work = Path.Combine(root, ".flywheel", "bench-serving");
+Directory.CreateDirectory(work);
+
+Console.Error.WriteLine("Starting the platform…");
+var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Flywheel_AppHost>(
+    [$"--Flywheel:DataDir={Path.Combine(work, "data-" + Guid.NewGuid().ToString("N")[..8])}", "--Flywheel:Infrastructure=executables"],
+    (options, _) => options.DisableDashboard = true);
+builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
+    .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
+await using var app = await builder.BuildAsync();
+await app.StartAsync();
+foreach (var name in new[] { ResourceNames.Gateway, ResourceNames.Registry, ResourceNames.Inference, ResourceNames.Trainer, ResourceNames.Orchestrator })
+{
+    await app.ResourceNotifications.WaitForResourceHealthyAsync(name);
+}
+
+var adminKey = (await File.ReadAllTextAsync(Directory.EnumerateFiles(work, ResourceNames.AdminKey + ".password", SearchOption.AllDirectories).First())).Trim();
+using var admin = app.CreateHttpClient(ResourceNames.Gateway, "http");
+admin.Timeout = TimeSpan.FromMinutes(5);
+admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+
+var rows = FraudData.Rows(3000, seed: 7);
+var batched = await TrainAndDeployAsync(admin, "bench-fraud", rows, batching: true);
+var unbatched = await TrainAndDeployAsync(admin, "bench-fraud-unbatched", rows, batching: false);
+var onnx = await admin.GetByteArrayAsync($"/api/models/{batched}/versions/1/artifact");
+
+// The alternatives serve the same model: ML.NET trained on the same rows, split, trainer,
+// hyperparameters and seed (its ONNX export is compared with the registered artifact's hash).
+var schema = FraudData.Schema("bench-fraud");
+var split = DataSplit.Split(rows, seed: 42);
+using var trained = ModelTrainer.Train(schema, split.Train, new TrainingSpec(TrainerKind.LightGbm, new Dictionary<string, double>(), 42));
+var sameModel = Convert.ToHexStringLower(SHA256.HashData(trained.ExportOnnx())) == Convert.ToHexStringLower(SHA256.HashData(onnx));
+var zipPath = Path.Combine(work, "model.zip");
+var onnxPath = Path.Combine(work, "model.onnx");
+await using (var zipFile = File.Create(zipPath))
+{
+    trained.SaveMlNet(zipFile);
+}
+
+await File.WriteAllBytesAsync(onnxPath, onnx);
+
+using var keyResponse = await admin.PostAsJsonAsync("/api/keys", new { name = "bench", roles = new[] { "predictor" }, requests_per_second = 1_000_000 });
+keyResponse.EnsureSuccessStatusCode();
+var predictorKey = (await keyResponse.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+
+var bodies = rows.Take(1000).Select(FraudData.RequestBody).ToArray();
+var mlPortNumber = FreePort();
+var nodePortNumber = FreePort();
+using var mlServer = StartProcess("dotnet", [typeof(MlNetServer).Assembly.Location, "--serve-mlnet", zipPath, mlPortNumber.ToString(CultureInfo.InvariantCulture)], root);
+var nodeDir = Path.Combine(root, "bench", "Flywheel.Bench.Serving", "node");
+if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "onnxruntime-node")))
+{
+    using var install = StartProcess("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], nodeDir);
+    await install.WaitForExitAsync();
+}
+
+using var nodeServer = StartProcess("node", ["server.js", onnxPath, nodePortNumber.ToString(CultureInfo.InvariantCulture)], nodeDir);
+
+using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), null);
+using var gateway = Client(app.GetEndpoint(ResourceNames.Gateway, "http"), predictorKey);
+using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), null);
+using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), null);
+await WaitUntilAnswersAsync(mlnet, "/");
+await WaitUntilAnswersAsync(node, "/");
+await WaitUntilAnswersAsync(direct, $"/v2/models/{batched}/ready");
+await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
+
+using var session = Floor.CreateSession(onnx);
+var scenarios = new (string Name, Func<int, Task<bool>> Call)[]
+{
+    ("in-process ONNX Runtime (floor)", i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
+    ("worker direct, micro-batching on", i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("worker direct, micro-batching off", i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
+    ("through the gateway, micro-batching on", i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("ML.NET pooled engines, minimal API", i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
+    ("onnxruntime-node, Node http", i => PostAsync(node, "/", bodies[i % bodies.Length])),
+};
+
+var results = new List<Measurement>();
+foreach (var (name, call) in scenarios)
+{
+    Console.Error.WriteLine($"Measuring {name}…");
+    await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
+    var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
+    var closed = await Load.ClosedLoopAsync(call, clients, TimeSpan.FromSeconds(seconds));
+    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors));
+}
+
+mlServer.Kill(entireProcessTree: true);
+nodeServer.Kill(entireProcessTree: true);
+
+Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
+Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
+foreach (var m in results)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} |"));
+}
+
+Console.WriteLine(JsonSerializer.Serialize(results));
+await app.StopAsync();
+
+static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IReadOnlyList<TrainingRow> rows, bool batching)
+{
+    using (var created = await admin.PostAsync("/api/models", new StringContent(FraudData.ModelJson(name), Encoding.UTF8, "application/json")))
+    {
+        created.EnsureSuccessStatusCode();
+    }
+
+    if (!batching)
+    {
+        using var serving = await admin.PutAsJsonAsync($"/api/models/{name}/serving", new { max_batch_size = 1, max_batch_wait_ms = 0 });
+        serving.EnsureSuccessStatusCode();
+    }
+
+    using (var upload = await admin.PostAsync($"/api/models/{name}/data", new StringContent(FraudData.Csv(rows), Encoding.UTF8, "text/csv")))
+    {
+        upload.EnsureSuccessStatusCode();
+    }
+
+    using var started = await admin.PostAsJsonAsync($"/api/models/{name}/training-runs", new { trainer = "lightgbm", seed = 42 });
+    started.EnsureSuccessStatusCode();
+    var runId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("run_id").GetString();
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+    while (true)
+    {
+        var run = await admin.GetFromJsonAsync<JsonElement>($"/api/training-runs/{runId}");
+        var state = run.GetProperty("state").GetString();
+        if (state == "succeeded")
+        {
+            break;
+        }
+
+        if (state == "failed" || DateTime.UtcNow > deadline)
+        {
+            throw new InvalidOperationException($"Training {name} did not succeed: {run}");
+        }
+
+        await Task.Delay(500);
+    }
+
+    using var deployed = await admin.PutAsJsonAsync($"/api/models/{name}/deployment", new { production = 1, reason = "benchmark" });
+    deployed.EnsureSuccessStatusCode();
+    return name;
+}
+
+static async Task<bool> PostAsync(HttpClient client, string path, byte[] body)
+{
+    using var content = new ByteArrayContent(body);
+    content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+    using var response = await client.PostAsync(path, content);
+    await response.Content.LoadIntoBufferAsync();
+    return response.IsSuccessStatusCode;
+}
+
+static HttpClient Client(Uri baseAddress, string? key)
+{
+    var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+    {
+        BaseAddress = baseAddress,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+    if (key is not null)
+    {
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    }
+
+    return client;
+}
+
+static async Task WaitUntilAnswersAsync(HttpClient client, string path)
+{
+    var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+    while (true)
+    {
+        try
+        {
+            using var response = await client.GetAsync(path);
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+        }
+        catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+        {
+        }
+
+        if (DateTime.UtcNow > deadline)
+        {
+            throw new TimeoutException($"{client.BaseAddress}{path} never answered 200.");
+        }
+
+        await Task.Delay(250);
+    }
+}
+
+static Process StartProcess(string file, string[] arguments, string directory)
+{
+    var info = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var argument in arguments)
+    {
+        info.ArgumentList.Add(argument);
+    }
+
+    var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}.");
+    process.OutputDataReceived += (_, _) => { };
+    process.ErrorDataReceived += (_, e) =>
+    {
+        if (e.Data is not null)
+        {
+            Console.Error.WriteLine($"[{Path.GetFileName(file)}] {e.Data}");
+        }
+    };
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
+
+static int FreePort()
+{
+    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    listener.Start();
+    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+}
+
+static string FindRoot()
+{
+    var directory = new DirectoryInfo(AppContext.BaseDirectory);
+    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Flywheel.slnx")))
+    {
+        directory = directory.Parent;
+    }
+
+    return directory?.FullName ?? throw new InvalidOperationException("Run the benchmark from inside the repository.");
+}
+
+/// <summary>The floor: the model called in this process, one row at a time, with the inputs built per call.</summary>
+internal static class Floor
+{
+    public static InferenceSession CreateSession(byte[] onnx)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return new InferenceSession(onnx, options);
+    }
+
+    public static bool Score(InferenceSession session, TrainingRow row)
+    {
+        using var amount = OrtValue.CreateTensorValueFromMemory([(float)(double)row.Features["amount"]!], [1, 1]);
+        using var category = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, [1, 1]);
+        category.StringTensorSetElementAt(((string)row.Features["merchant_category"]!).AsSpan(), 0);
+        using var online = OrtValue.CreateTensorValueFromMemory([(bool)row.Features["is_online"]! ? 1f : 0f], [1, 1]);
+        using var hour = OrtValue.CreateTensorValueFromMemory([row.Features["hour"] is double h ? (float)h : float.NaN], [1, 1]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["amount", "merchant_category", "is_online", "hour"], [amount, category, online, hour], ["Probability.output"]);
+        return outputs[0].GetTensorDataAsSpan<float>()[0] is >= 0 and <= 1;
+    }
+}
