@@ -1,4 +1,5 @@
-using Flywheel.Contracts;
+using Flywheel.Inference.Models;
+using Flywheel.Inference.Serving;
 
 namespace Flywheel.Inference;
 
@@ -10,6 +11,16 @@ internal static class Extensions
         builder.AddOnlineStore();
         builder.AddBlobStorage();
         builder.AddMessaging();
+        builder.AddDeploymentCatalog();
+
+        builder.Services.AddOptions<InferenceOptions>()
+            .BindConfiguration(InferenceOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         builder.Services.AddSingleton<ServedModels>();
+        builder.Services.AddSingleton<InferenceMetrics>();
+        builder.Services.AddSingleton<Predictor>();
+        builder.Services.AddSingleton<ModelLoader>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ModelLoader>());
     }
 }

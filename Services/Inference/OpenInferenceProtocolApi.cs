@@ -1,11 +1,21 @@
+using System.Diagnostics;
+using System.Globalization;
+using Flywheel.Contracts.Serving;
+using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
+using Flywheel.Inference.Models;
+using Flywheel.Inference.Serving;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Flywheel.Inference;
 
-/// <summary>Open Inference Protocol (KServe V2) server endpoints: health, server metadata, model metadata.</summary>
+/// <summary>Open Inference Protocol (KServe V2) server endpoints: health, metadata, readiness and infer.</summary>
 public static class OpenInferenceProtocolApi
 {
+    public const string Protocol = "v2";
+    public const string Platform = "onnxruntime";
+
     public static RouteGroupBuilder MapOpenInferenceProtocolApi(this IEndpointRouteBuilder app)
     {
         var v2 = app.MapGroup("/v2").WithTags("Open Inference Protocol");
@@ -13,31 +23,162 @@ public static class OpenInferenceProtocolApi
         v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true }));
         v2.MapGet("/health/ready", GetServerReadyAsync);
         v2.MapGet("/models/{model}", GetModelMetadata);
+        v2.MapGet("/models/{model}/versions/{version}", GetModelMetadata);
         v2.MapGet("/models/{model}/ready", GetModelReady);
+        v2.MapGet("/models/{model}/versions/{version}/ready", GetModelReady);
+        v2.MapPost("/models/{model}/infer", InferAsync);
+        v2.MapPost("/models/{model}/versions/{version}/infer", InferAsync);
         return v2;
     }
 
     public static Ok<ServerMetadata> GetServerMetadata() =>
         TypedResults.Ok(new ServerMetadata("flywheel-inference", BuildInfo.Version, []));
 
-    /// <summary>Ready means every dependency needed to serve (store, cache, artifacts, bus) answers.</summary>
+    /// <summary>Ready means every dependency answers and every deployed model's production version is loaded.</summary>
     public static async Task<Results<Ok<ServerReady>, JsonHttpResult<ServerReady>>> GetServerReadyAsync(
-        HealthCheckService health, CancellationToken cancellationToken)
+        HealthCheckService health, DeploymentCatalog catalog, ModelLoader loader, ServedModels served, CancellationToken cancellationToken)
     {
         var report = await health.CheckHealthAsync(cancellationToken);
-        var ready = report.Status != HealthStatus.Unhealthy;
+        var ready = report.Status != HealthStatus.Unhealthy && catalog.Loaded.IsCompletedSuccessfully && loader.Reconciled &&
+            catalog.Current.Keys.All(model => served.TryGet(model, out var set) && set.Ready);
         return ready
             ? TypedResults.Ok(new ServerReady(true))
             : TypedResults.Json(new ServerReady(false), statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
-    public static Results<Ok<ModelMetadata>, ProblemHttpResult> GetModelMetadata(string model, ServedModels served) =>
-        served.TryGet(model, out var found)
-            ? TypedResults.Ok(new ModelMetadata(found.Name, [found.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)], found.Platform))
-            : ModelNotFound(model);
+    public static Results<Ok<ModelMetadata>, ProblemHttpResult> GetModelMetadata(string model, string? version, ServedModels served)
+    {
+        if (!served.TryGet(model, out var set))
+        {
+            return ModelNotFound(model);
+        }
 
-    public static Results<Ok<ModelReady>, ProblemHttpResult> GetModelReady(string model, ServedModels served) =>
-        served.TryGet(model, out var found) ? TypedResults.Ok(new ModelReady(found.Name, found.Ready)) : ModelNotFound(model);
+        if (!Requests.TryReadVersion(new DefaultHttpContext().Request, version, out var asked, out var problem))
+        {
+            return problem!;
+        }
+
+        var wanted = asked ?? set.Production;
+        if (!set.Versions.TryGetValue(wanted, out var loaded))
+        {
+            return Requests.LeaseProblem(set.Deployment.Versions.Contains(wanted) ? LeaseFailure.VersionNotLoaded : LeaseFailure.VersionNotDeployed, model, wanted);
+        }
+
+        return TypedResults.Ok(new ModelMetadata(
+            set.Model,
+            [.. set.Versions.Keys.Order().Select(v => v.ToString(CultureInfo.InvariantCulture))],
+            Platform,
+            loaded.Provider,
+            loaded.Version,
+            [.. set.Schema.Features.Select(f => new TensorMetadata(OnnxModelContract.InputName(f.Name), TensorValidator.Datatype(f.Type), [-1, 1]))],
+            [.. Outputs(set.Schema, loaded)]));
+    }
+
+    public static Results<Ok<ModelReady>, JsonHttpResult<ModelReady>, ProblemHttpResult> GetModelReady(string model, string? version, ServedModels served)
+    {
+        if (!served.TryGet(model, out var set))
+        {
+            return ModelNotFound(model);
+        }
+
+        var ready = version is null
+            ? set.Ready
+            : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && set.Versions.ContainsKey(v);
+        return ready
+            ? TypedResults.Ok(new ModelReady(set.Model, true))
+            : TypedResults.Json(new ModelReady(set.Model, false), statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    public static async Task<Results<Ok<InferResponse>, ProblemHttpResult>> InferAsync(
+        string model, string? version, HttpContext http, [AsParameters] ServingServices services, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        int? served = null;
+        var result = await InferCoreAsync(model, version, http, services, v => served = v, started, cancellationToken);
+        services.Metrics.Request(model, served, Protocol, Stopwatch.GetElapsedTime(started),
+            result.Result is ProblemHttpResult problem ? problem.StatusCode : StatusCodes.Status200OK);
+        return result;
+    }
+
+    private static async Task<Results<Ok<InferResponse>, ProblemHttpResult>> InferCoreAsync(
+        string model, string? version, HttpContext http, ServingServices services, Action<int> served, long started, CancellationToken cancellationToken)
+    {
+        var options = services.Options.Value;
+        if (!Requests.TryReadVersion(http.Request, version, out var asked, out var versionProblem))
+        {
+            return versionProblem!;
+        }
+
+        var (body, bodyProblem) = await Requests.ReadJsonAsync(http.Request, options.MaxRequestBodySize, cancellationToken);
+        if (body is null)
+        {
+            return bodyProblem!;
+        }
+
+        using (body)
+        {
+            var failure = services.Served.TryLease(model, asked, out var lease);
+            if (failure != LeaseFailure.None)
+            {
+                return Requests.LeaseProblem(failure, model, asked);
+            }
+
+            using (lease)
+            {
+                served(lease.Version.Version);
+                var validated = TensorValidator.Validate(lease.Set.Schema, lease.Set.Settings, body.RootElement, options.MaxInstances);
+                if (!validated.IsValid)
+                {
+                    return Requests.Invalid(validated.Errors);
+                }
+
+                var predictions = await services.Predictor.PredictAsync(
+                    lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+                http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(CultureInfo.InvariantCulture);
+                var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
+                return TypedResults.Ok(new InferResponse(
+                    model,
+                    lease.Version.Version.ToString(CultureInfo.InvariantCulture),
+                    id,
+                    OutputTensors(lease.Set.Schema, predictions.Rows),
+                    new InferParameters(predictions.PredictionIds)));
+            }
+        }
+    }
+
+    private static IEnumerable<TensorMetadata> Outputs(ModelSchema schema, LoadedVersion version) => schema.Task switch
+    {
+        ModelTask.Binary =>
+        [
+            new(OnnxModelContract.PredictedLabelOutput, "BOOL", [-1, 1]),
+            new(OnnxModelContract.ScoreOutput, "FP32", [-1, 1]),
+            new(OnnxModelContract.ProbabilityOutput, "FP32", [-1, 1]),
+        ],
+        ModelTask.Multiclass =>
+        [
+            new(OnnxModelContract.PredictedLabelOutput, "BYTES", [-1, 1]),
+            new(OnnxModelContract.ScoreOutput, "FP32", [-1, version.Classes.Count]),
+        ],
+        _ => [new(OnnxModelContract.ScoreOutput, "FP32", [-1, 1])],
+    };
+
+    private static IReadOnlyList<OutputTensor> OutputTensors(ModelSchema schema, ScoredRow[] rows)
+    {
+        var count = rows.Length;
+        var width = rows[0].Scores.Length;
+        var scores = new OutputTensor(OnnxModelContract.ScoreOutput, "FP32", [count, width], [.. rows.SelectMany(r => r.Scores.Select(s => (object)s))]);
+        return schema.Task switch
+        {
+            ModelTask.Binary =>
+            [
+                new(OnnxModelContract.PredictedLabelOutput, "BOOL", [count, 1], [.. rows.Select(r => r.Label)]),
+                scores,
+                new(OnnxModelContract.ProbabilityOutput, "FP32", [count, 1], [.. rows.Select(r => (object?)r.Probability)]),
+            ],
+            ModelTask.Multiclass => [new(OnnxModelContract.PredictedLabelOutput, "BYTES", [count, 1], [.. rows.Select(r => r.Label)]), scores],
+            _ => [scores],
+        };
+    }
 
     internal static ProblemHttpResult ModelNotFound(string model) =>
         TypedResults.Problem(
@@ -50,6 +191,22 @@ public sealed record ServerMetadata(string Name, string Version, IReadOnlyList<s
 
 public sealed record ServerReady(bool Ready);
 
-public sealed record ModelMetadata(string Name, IReadOnlyList<string> Versions, string Platform);
+/// <summary>V2 model metadata, plus the version described and the execution provider its session runs on.</summary>
+public sealed record ModelMetadata(
+    string Name,
+    IReadOnlyList<string> Versions,
+    string Platform,
+    string Provider,
+    int Version,
+    IReadOnlyList<TensorMetadata> Inputs,
+    IReadOnlyList<TensorMetadata> Outputs);
+
+public sealed record TensorMetadata(string Name, string Datatype, IReadOnlyList<int> Shape);
 
 public sealed record ModelReady(string Name, bool Ready);
+
+public sealed record OutputTensor(string Name, string Datatype, IReadOnlyList<int> Shape, IReadOnlyList<object?> Data);
+
+public sealed record InferParameters(IReadOnlyList<Guid> PredictionIds);
+
+public sealed record InferResponse(string ModelName, string ModelVersion, string? Id, IReadOnlyList<OutputTensor> Outputs, InferParameters Parameters);

@@ -1,9 +1,11 @@
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 
 namespace Flywheel.Training;
 
 /// <summary>
-/// The interface of every exported model, for whoever serves it.
+/// The interface of every exported model, for whoever serves it (the public names live in
+/// <see cref="OnnxModelContract"/> in Core, so the workers that serve it need no ML.NET).
 /// <para>Inputs: exactly one per feature, named as the feature (<see cref="InputName"/>), shape
 /// [N, 1] with N the batch size. Numeric and boolean features are <c>float</c> (true 1, false 0,
 /// NaN when missing); categorical features are <c>string</c> (empty when missing; a category unseen
@@ -20,19 +22,19 @@ namespace Flywheel.Training;
 /// </summary>
 public static class OnnxContract
 {
-    public const string ScoreOutput = "Score.output";
-    public const string ProbabilityOutput = "Probability.output";
-    public const string PredictedLabelOutput = "PredictedLabel.output";
+    public const string ScoreOutput = OnnxModelContract.ScoreOutput;
+    public const string ProbabilityOutput = OnnxModelContract.ProbabilityOutput;
+    public const string PredictedLabelOutput = OnnxModelContract.PredictedLabelOutput;
 
-    public const string TaskMetadata = "flywheel.task";
-    public const string ClassesMetadata = "flywheel.classes";
+    public const string TaskMetadata = OnnxModelContract.TaskMetadata;
+    public const string ClassesMetadata = OnnxModelContract.ClassesMetadata;
 
     internal const string ScoreColumn = "Score";
     internal const string ProbabilityColumn = "Probability";
     internal const string PredictedLabelColumn = "PredictedLabel";
 
     /// <summary>The input that carries a feature's values.</summary>
-    public static string InputName(string feature) => feature;
+    public static string InputName(string feature) => OnnxModelContract.InputName(feature);
 
     /// <summary>The ML.NET columns a task's model exports and the ONNX outputs they become.</summary>
     internal static (string Column, string Output)[] Outputs(ModelTask task) => task switch

@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Flywheel.Inference;
+
+/// <summary>How this worker loads and serves models (<c>Flywheel:Inference</c>).</summary>
+public sealed class InferenceOptions
+{
+    public const string Section = "Flywheel:Inference";
+
+    /// <summary>Where verified artifacts are kept on local disk; under the temp folder when empty.</summary>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads per session: 1 suits many small concurrent batches.</summary>
+    [Range(1, 64)]
+    public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>Try the CUDA execution provider first (falls back to CPU when CUDA is not there).</summary>
+    public bool UseCuda { get; set; } = true;
+
+    /// <summary>Most sessions held at once, all models together; versions past it are not loaded (and say so in the log).</summary>
+    [Range(1, 1000)]
+    public int MaxLoadedVersions { get; set; } = 16;
+
+    /// <summary>Most artifacts kept in the disk cache; the least recently used go first.</summary>
+    [Range(1, 10_000)]
+    public int MaxCachedFiles { get; set; } = 32;
+
+    /// <summary>Micro-batching of concurrent requests; off runs each request alone (for the benchmark).</summary>
+    public bool Batching { get; set; } = true;
+
+    /// <summary>Most rows (instances, or tensor rows) one request may carry.</summary>
+    [Range(1, 100_000)]
+    public int MaxInstances { get; set; } = 1000;
+
+    /// <summary>Largest request body in bytes; larger ones get 413.</summary>
+    [Range(1024, 256L * 1024 * 1024)]
+    public long MaxRequestBodySize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Requests waiting per version before callers are held back.</summary>
+    [Range(1, 1_000_000)]
+    public int QueueCapacity { get; set; } = 10_000;
+
+    public string ResolveCacheDirectory() =>
+        string.IsNullOrWhiteSpace(CacheDirectory) ? Path.Combine(Path.GetTempPath(), "flywheel-inference-cache") : CacheDirectory;
+}

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text.Json;
+using Flywheel.Contracts.Serving;
+using Flywheel.Core.Schema;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Flywheel.Inference.Serving;
+
+/// <summary>What every predict and infer request goes through before scoring: body limits, JSON, the version asked for.</summary>
+public static class Requests
+{
+    /// <summary>The body as JSON, or the 4xx that says why not (415 not JSON, 413 too large, 400 malformed).</summary>
+    public static async Task<(JsonDocument? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (!request.HasJsonContentType())
+        {
+            return (null, TypedResults.Problem(title: "Unsupported media type",
+                detail: $"Send the body as application/json, not {request.ContentType ?? "no content type"}.", statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBytes;
+        }
+
+        try
+        {
+            return (await JsonDocument.ParseAsync(request.Body, default, cancellationToken), null);
+        }
+        catch (JsonException exception)
+        {
+            return (null, Invalid([new FieldError("body", "is not valid JSON: " + exception.Message.Split(" Path:", 2)[0])]));
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+    }
+
+    /// <summary>The version the gateway assigned (<see cref="ServingHeaders.Version"/>), or the route's; null means production.</summary>
+    public static bool TryReadVersion(HttpRequest request, string? routeVersion, out int? version, out ProblemHttpResult? problem)
+    {
+        version = null;
+        problem = null;
+        var text = routeVersion ?? (request.Headers.TryGetValue(ServingHeaders.Version, out var header) ? header.ToString() : null);
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0)
+        {
+            version = parsed;
+            return true;
+        }
+
+        var field = routeVersion is null ? ServingHeaders.Version : "version";
+        problem = Invalid([new FieldError(field, $"'{text}' is not a version number.")]);
+        return false;
+    }
+
+    public static ProblemHttpResult LeaseProblem(LeaseFailure failure, string model, int? version) => failure switch
+    {
+        LeaseFailure.ModelNotDeployed => TypedResults.Problem(title: "Model not found",
+            detail: $"No model named '{model}' is deployed on this inference server.", statusCode: StatusCodes.Status404NotFound),
+        LeaseFailure.VersionNotDeployed => TypedResults.Problem(title: "Version not deployed",
+            detail: $"Version {version} of '{model}' takes no traffic; its deployment does not name it.", statusCode: StatusCodes.Status404NotFound),
+        _ => TypedResults.Problem(title: "Version not loaded",
+            detail: $"{(version is null ? "The production version" : $"Version {version}")} of '{model}' is not loaded on this server (yet, or its artifact was refused).",
+            statusCode: StatusCodes.Status409Conflict),
+    };
+
+    public static ProblemHttpResult Invalid(IReadOnlyList<FieldError> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors
+            .GroupBy(e => e.Field, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal))
+        {
+            Title = "The request does not match the model's inputs.",
+            Status = StatusCodes.Status400BadRequest,
+        });
+
+    public static PredictionContext Context(HttpRequest request, string protocol, long startedAt) => new(
+        protocol,
+        string.Equals(request.Headers[ServingHeaders.Shadow], "true", StringComparison.OrdinalIgnoreCase),
+        request.Headers.TryGetValue(ServingHeaders.Caller, out var caller) && caller.ToString() is { Length: > 0 } name ? name : null,
+        startedAt);
+
+    private static ProblemHttpResult TooLarge(long maxBytes) =>
+        TypedResults.Problem(title: "Request body too large",
+            detail: $"The body is larger than {maxBytes} bytes (Flywheel:Inference:MaxRequestBodySize); send fewer instances per request.",
+            statusCode: StatusCodes.Status413PayloadTooLarge);
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
+
+namespace Flywheel.Core.Tests.Serving;
+
+public sealed class InstanceValidatorTests
+{
+    private static readonly ModelSchema Fraud = new(
+        "fraud",
+        ModelTask.Binary,
+        [
+            new("amount", FeatureType.Numeric, Min: 0, Max: 10_000),
+            new("merchant_category", FeatureType.Categorical, Categories: ["grocery", "travel"]),
+            new("is_online", FeatureType.Boolean),
+            new("hour", FeatureType.Numeric, Nullable: true, Min: 0, Max: 23),
+        ],
+        new("is_fraud", FeatureType.Boolean),
+        EntityKey: "card_id");
+
+    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement;
+
+    private static ValidatedRequest Validate(string json, ServingSettings? settings = null, int max = 10,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? online = null) =>
+        InstanceValidator.Validate(Fraud, settings ?? ServingSettings.Default, Json(json), max, online);
+
+    private static Dictionary<string, string> Errors(ValidatedRequest result) =>
+        result.Errors.ToDictionary(e => e.Field, e => e.Code ?? "");
+
+    [Fact]
+    public void A_valid_instance_becomes_a_typed_row_with_missing_nullable_features_null()
+    {
+        var result = Validate("""{ "instances": [ { "amount": 12.5, "merchant_category": "travel", "is_online": true } ] }""");
+
+        Assert.True(result.IsValid);
+        var row = Assert.Single(result.Rows);
+        Assert.Equal(12.5, row["amount"]);
+        Assert.Equal("travel", row["merchant_category"]);
+        Assert.Equal(true, row["is_online"]);
+        Assert.Null(row["hour"]);
+        Assert.Null(Assert.Single(result.EntityIds));
+    }
+
+    [Theory]
+    [InlineData("""{ "amount": "12", "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "type")]
+    [InlineData("""{ "amount": "NaN", "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "type")]
+    [InlineData("""{ "amount": "Infinity", "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "type")]
+    [InlineData("""{ "amount": 1e400, "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "type")]
+    [InlineData("""{ "amount": -1, "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "range")]
+    [InlineData("""{ "amount": 10001, "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "range")]
+    [InlineData("""{ "amount": null, "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "required")]
+    [InlineData("""{ "merchant_category": "travel", "is_online": true }""", "instances[0].amount", "required")]
+    [InlineData("""{ "amount": 1, "merchant_category": "casino", "is_online": true }""", "instances[0].merchant_category", "category")]
+    [InlineData("""{ "amount": 1, "merchant_category": 3, "is_online": true }""", "instances[0].merchant_category", "type")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": "yes" }""", "instances[0].is_online", "type")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": 1 }""", "instances[0].is_online", "type")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": true, "hour": 24 }""", "instances[0].hour", "range")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": true, "colour": "red" }""", "instances[0].colour", "unknown_column")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": true, "is_fraud": true }""", "instances[0].is_fraud", "unknown_column")]
+    [InlineData("""{ "amount": 1, "merchant_category": "travel", "is_online": true, "entity_id": 7 }""", "instances[0].entity_id", "type")]
+    public void A_bad_value_is_refused_with_its_field_and_kind(string instance, string field, string code)
+    {
+        var result = Validate($$"""{ "instances": [ {{instance}} ] }""");
+
+        Assert.False(result.IsValid);
+        Assert.Equal(code, Errors(result)[field]);
+        Assert.Empty(result.Rows);
+    }
+
+    [Theory]
+    [InlineData("""[]""", "body")]
+    [InlineData("""{ }""", "instances")]
+    [InlineData("""{ "instances": {} }""", "instances")]
+    [InlineData("""{ "instances": [] }""", "instances")]
+    [InlineData("""{ "instances": [ 5 ] }""", "instances[0]")]
+    [InlineData("""{ "instances": [ { "amount": 1, "merchant_category": "travel", "is_online": true } ], "extra": 1 }""", "extra")]
+    public void A_body_of_the_wrong_shape_is_refused_at_its_field(string body, string field)
+    {
+        Assert.Contains(field, Errors(Validate(body)).Keys);
+    }
+
+    [Fact]
+    public void More_instances_than_allowed_are_refused()
+    {
+        var instance = """{ "amount": 1, "merchant_category": "travel", "is_online": true }""";
+        var result = Validate($$"""{ "instances": [ {{string.Join(",", Enumerable.Repeat(instance, 3))}} ] }""", max: 2);
+
+        Assert.Equal("length", Errors(result)["instances"]);
+    }
+
+    [Fact]
+    public void Every_bad_instance_is_reported_by_its_index()
+    {
+        var result = Validate("""
+            { "instances": [ { "amount": 1, "merchant_category": "travel", "is_online": true },
+                             { "amount": -3, "merchant_category": "travel", "is_online": true },
+                             { "amount": 1, "merchant_category": "travel", "is_online": false, "hour": -1 } ] }
+            """);
+
+        Assert.Equal(["instances[1].amount", "instances[2].hour"], result.Errors.Select(e => e.Field).Order().ToArray());
+    }
+
+    [Fact]
+    public void An_unknown_category_is_served_as_unseen_when_the_model_allows_it()
+    {
+        var result = Validate("""{ "instances": [ { "amount": 1, "merchant_category": "casino", "is_online": true } ] }""",
+            ServingSettings.Default with { UnknownCategories = UnknownCategoryPolicy.Allow });
+
+        Assert.True(result.IsValid);
+        Assert.Equal("casino", result.Rows[0]["merchant_category"]);
+    }
+
+    [Fact]
+    public void Features_an_instance_leaves_out_come_from_its_entity_in_the_online_store_and_its_own_values_win()
+    {
+        var body = Json("""{ "instances": [ { "entity_id": "card-7", "amount": 99 } ] }""");
+        Assert.Equal(["card-7"], InstanceValidator.EntitiesToLookUp(Fraud, body));
+        var online = new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>
+        {
+            ["card-7"] = new Dictionary<string, JsonElement>
+            {
+                ["amount"] = Json("5"), ["merchant_category"] = Json("\"grocery\""), ["is_online"] = Json("false"), ["hour"] = Json("null"),
+            },
+        };
+
+        var result = InstanceValidator.Validate(Fraud, ServingSettings.Default, body, 10, online);
+
+        Assert.True(result.IsValid);
+        Assert.Equal(99.0, result.Rows[0]["amount"]);
+        Assert.Equal("grocery", result.Rows[0]["merchant_category"]);
+        Assert.Equal(false, result.Rows[0]["is_online"]);
+        Assert.Equal("card-7", result.EntityIds[0]);
+    }
+
+    [Fact]
+    public void An_unknown_entity_with_missing_features_is_refused_naming_the_entity()
+    {
+        var result = Validate("""{ "instances": [ { "entity_id": "card-404" } ] }""",
+            online: new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>());
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("instances[0].entity_id", error.Field);
+        Assert.Contains("card-404", error.Message);
+    }
+
+    [Fact]
+    public void An_instance_that_gives_every_feature_needs_no_lookup()
+    {
+        var body = Json("""{ "instances": [ { "entity_id": "c", "amount": 1, "merchant_category": "travel", "is_online": true, "hour": 3 } ] }""");
+
+        Assert.Empty(InstanceValidator.EntitiesToLookUp(Fraud, body));
+        Assert.True(InstanceValidator.Validate(Fraud, ServingSettings.Default, body, 10).IsValid);
+    }
+}
