@@ -23,7 +23,8 @@ internal static class Extensions
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator));
+            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator))
+            .AddPolicy(Policies.Administer, policy => policy.RequireRole(Roles.Admin));
         builder.Services.AddHostedService<AdminKeyBootstrap>();
         builder.Services.AddSingleton<Ingestion.OnlineStore>();
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>

@@ -1,5 +1,7 @@
 using Flywheel.Registry;
+using Flywheel.Registry.Deployments;
 using Flywheel.Registry.Ingestion;
+using Flywheel.Registry.Keys;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Snapshots;
 using Flywheel.Registry.Training;
@@ -20,10 +22,13 @@ app.MapDefaultEndpoints();
 app.MapApiDocs();
 app.MapPlatformApi();
 app.MapModelsApi();
+app.MapServingSettingsApi();
 app.MapIngestionApi();
 app.MapSnapshotsApi();
 app.MapLabelsApi();
 app.MapTrainingRunsApi();
 app.MapVersionsApi();
+app.MapDeploymentsApi();
+app.MapApiKeysApi();
 
 app.Run();

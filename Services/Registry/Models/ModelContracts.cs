@@ -1,4 +1,5 @@
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 
 namespace Flywheel.Registry.Models;
 
@@ -71,7 +72,8 @@ public sealed record ModelResponse(
     TargetDefinition Target,
     ModelPolicy Policy,
     DateTimeOffset CreatedAt,
-    string CreatedBy)
+    string CreatedBy,
+    ServingSettings Serving)
 {
     public ModelSchema ToSchema() => new(Name, Task, Features, Target, EntityKey);
 }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json;
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 using Flywheel.Registry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
@@ -73,7 +74,7 @@ public static class ModelsApi
         await Audit.WriteAsync(connection, transaction, actor, "model.created", schema.Name, new { task = schema.Task, features = schema.Features.Count }, options, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
-        var model = new ModelResponse(schema.Name, schema.Task, schema.EntityKey, schema.Features, schema.Target, policy, createdAt, actor);
+        var model = new ModelResponse(schema.Name, schema.Task, schema.EntityKey, schema.Features, schema.Target, policy, createdAt, actor, ServingSettings.Default);
         return TypedResults.Created($"/api/models/{schema.Name}", model);
     }
 
@@ -101,7 +102,7 @@ public static class ModelsApi
         TypedResults.Problem(title: "Model not found", detail: $"There is no model named '{model}'.", statusCode: StatusCodes.Status404NotFound);
 
     private const string SelectModels =
-        "SELECT name, task, entity_key, features::text, target::text, policy::text, created_at, created_by FROM registry.models";
+        "SELECT name, task, entity_key, features::text, target::text, policy::text, created_at, created_by, serving::text FROM registry.models";
 
     private static async Task<List<ModelResponse>> ReadAsync(NpgsqlCommand command, JsonSerializerOptions options, CancellationToken cancellationToken)
     {
@@ -117,7 +118,8 @@ public static class ModelsApi
                 JsonSerializer.Deserialize<TargetDefinition>(reader.GetString(4), options)!,
                 JsonSerializer.Deserialize<ModelPolicy>(reader.GetString(5), options)!,
                 new DateTimeOffset(reader.GetDateTime(6), TimeSpan.Zero),
-                reader.GetString(7)));
+                reader.GetString(7),
+                ServingSettingsApi.Parse(reader.GetString(8), options)));
         }
 
         return models;

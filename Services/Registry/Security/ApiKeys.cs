@@ -19,6 +19,9 @@ public static class Policies
 {
     /// <summary>Models, data, training and deployments: operators and admins.</summary>
     public const string Operate = "operate";
+
+    /// <summary>API keys: admins only, since a key can carry any role.</summary>
+    public const string Administer = "administer";
 }
 
 /// <summary>API keys are stored as their SHA-256; a key is looked up by the hash of what the caller presents.</summary>
