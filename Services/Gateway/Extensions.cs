@@ -1,4 +1,8 @@
 using Flywheel.Contracts;
+using Flywheel.Gateway.Keys;
+using Flywheel.Gateway.Limits;
+using Flywheel.Gateway.Proxy;
+using Flywheel.Gateway.Traffic;
 
 namespace Flywheel.Gateway;
 
@@ -6,10 +10,54 @@ internal static class Extensions
 {
     public static void AddGatewayServices(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<GatewayOptions>()
+            .BindConfiguration(GatewayOptions.Section)
+            .Validate(options => !options.Validate().Any(), "Flywheel:Gateway is invalid")
+            .ValidateOnStart();
+        // Cluster health settings are fixed when the route table is built.
+        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+
+        builder.AddDatabase();
         builder.AddOnlineStore();
+        builder.AddDeploymentCatalog();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<GatewayMetrics>();
+
+        builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>());
+        builder.Services.AddSingleton<QuotaCounter>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<QuotaCounter>());
+        builder.Services.AddSingleton<KeyLimits>();
+        builder.Services.AddSingleton<ShadowMirror>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ShadowMirror>());
+        // Shadows go straight to inference once: a retried shadow would be a second logged prediction.
+        // RemoveAllResilienceHandlers is marked experimental; it is the only way to opt one client out
+        // of the defaults ServiceDefaults adds to every client.
+#pragma warning disable EXTEXP0001
+        builder.Services.AddHttpClient(ShadowMirror.ClientName, client =>
+            {
+                client.BaseAddress = new Uri($"https+http://{ResourceNames.Inference}");
+                client.Timeout = GatewayRoutes.InferenceTimeout;
+            })
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+
         builder.Services.AddRequestTimeouts();
         builder.Services.AddReverseProxy()
-            .LoadFromMemory(GatewayRoutes.Routes, GatewayRoutes.Clusters)
+            .LoadFromMemory(GatewayRoutes.Routes, GatewayRoutes.Clusters(options))
             .AddServiceDiscoveryDestinationResolver();
     }
+
+    /// <summary>Keys, limits, body size, traffic split and shadows, before anything is proxied.</summary>
+    public static IApplicationBuilder UseGatewayAdmission(this IApplicationBuilder app) => app.UseMiddleware<AdmissionMiddleware>();
+
+    /// <summary>YARP's standard pipeline with one retry to another inference destination on a connection failure.</summary>
+    public static IEndpointConventionBuilder MapGatewayProxy(this IEndpointRouteBuilder app) =>
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.Use(RetryOnConnectionFailure.InvokeAsync);
+            proxy.UsePassiveHealthChecks();
+        });
 }

@@ -1,5 +1,6 @@
 using Flywheel.Contracts;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Health;
 
 namespace Flywheel.Gateway;
 
@@ -37,12 +38,37 @@ public static class GatewayRoutes
         Route("console", "/{**rest}", ConsoleCluster, ConsoleTimeout) with { Order = int.MaxValue },
     ];
 
-    public static IReadOnlyList<ClusterConfig> Clusters { get; } =
+    public static IReadOnlyList<ClusterConfig> Clusters(GatewayOptions options) =>
     [
         Cluster(RegistryCluster, ResourceNames.Registry, ApiTimeout),
-        Cluster(InferenceCluster, ResourceNames.Inference, InferenceTimeout),
+        Cluster(InferenceCluster, ResourceNames.Inference, InferenceTimeout) with { HealthCheck = InferenceHealth(options) },
         Cluster(ConsoleCluster, ResourceNames.Console, TimeSpan.FromMinutes(2)),
     ];
+
+    /// <summary>
+    /// Inference replicas are probed on <c>/health</c> (active) and judged by their transport
+    /// failures (passive); an unhealthy one gets no traffic until it recovers. When every replica
+    /// looks unhealthy, all of them are still tried ("panic"): a probe that is wrong about all of
+    /// them should not turn every prediction into a 503.
+    /// </summary>
+    private static HealthCheckConfig InferenceHealth(GatewayOptions options) => new()
+    {
+        AvailableDestinationsPolicy = HealthCheckConstants.AvailableDestinations.HealthyOrPanic,
+        Active = new ActiveHealthCheckConfig
+        {
+            Enabled = true,
+            Interval = options.HealthCheckInterval,
+            Timeout = options.HealthCheckTimeout,
+            Policy = HealthCheckConstants.ActivePolicy.ConsecutiveFailures,
+            Path = Microsoft.Extensions.Hosting.Extensions.HealthPath,
+        },
+        Passive = new PassiveHealthCheckConfig
+        {
+            Enabled = true,
+            Policy = HealthCheckConstants.PassivePolicy.TransportFailureRate,
+            ReactivationPeriod = options.HealthCheckInterval * 2,
+        },
+    };
 
     private static RouteConfig Route(string id, string path, string cluster, TimeSpan timeout) => new()
     {

@@ -9,7 +9,8 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseRequestTimeouts();
+app.UseGatewayAdmission();
 app.MapDefaultEndpoints();
-app.MapReverseProxy();
+app.MapGatewayProxy();
 
 app.Run();

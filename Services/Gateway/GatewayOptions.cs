@@ -1,0 +1,71 @@
+namespace Flywheel.Gateway;
+
+/// <summary>The gateway's limits and data-plane behaviour (<c>Flywheel:Gateway</c>).</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Flywheel:Gateway";
+
+    /// <summary>A key's rate when its row sets none, per gateway replica; the burst is one second's worth.</summary>
+    public int DefaultRequestsPerSecond { get; set; } = 1000;
+
+    /// <summary>A key's requests per UTC day when its row sets none; null means unlimited.</summary>
+    public long? DefaultDailyQuota { get; set; }
+
+    /// <summary>Largest predict, infer or feedback body; larger ones get 413 without reaching a worker.</summary>
+    public long MaxDataPlaneBodyBytes { get; set; } = 4L << 20;
+
+    /// <summary>How long a looked-up key is trusted without asking the database again (a change notification evicts it sooner).</summary>
+    public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often quota counts are added to Redis; also the window in which a quota can be overshot.</summary>
+    public TimeSpan QuotaFlushInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Mirrored requests waiting to be sent; beyond this they are dropped (and counted), never queued without bound.</summary>
+    public int ShadowQueueCapacity { get; set; } = 1000;
+
+    /// <summary>Mirrored requests in flight at once.</summary>
+    public int ShadowConcurrency { get; set; } = 4;
+
+    /// <summary>How often each inference destination's <c>/health</c> is probed.</summary>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    public IEnumerable<string> Validate()
+    {
+        if (DefaultRequestsPerSecond < 1)
+        {
+            yield return "DefaultRequestsPerSecond must be at least 1.";
+        }
+
+        if (DefaultDailyQuota is < 1)
+        {
+            yield return "DefaultDailyQuota must be at least 1 when set.";
+        }
+
+        if (MaxDataPlaneBodyBytes < 1024)
+        {
+            yield return "MaxDataPlaneBodyBytes must be at least 1024.";
+        }
+
+        if (KeyCacheDuration < TimeSpan.Zero || KeyCacheDuration > TimeSpan.FromMinutes(5))
+        {
+            yield return "KeyCacheDuration must be between 0 and 5 minutes: a revoked key must stop working soon even without a notification.";
+        }
+
+        if (QuotaFlushInterval < TimeSpan.FromMilliseconds(10) || QuotaFlushInterval > TimeSpan.FromSeconds(10))
+        {
+            yield return "QuotaFlushInterval must be between 10 ms and 10 s.";
+        }
+
+        if (ShadowQueueCapacity < 1 || ShadowConcurrency < 1)
+        {
+            yield return "ShadowQueueCapacity and ShadowConcurrency must be at least 1.";
+        }
+
+        if (HealthCheckInterval < TimeSpan.FromSeconds(1) || HealthCheckTimeout <= TimeSpan.Zero || HealthCheckTimeout > HealthCheckInterval)
+        {
+            yield return "HealthCheckInterval must be at least 1 s and HealthCheckTimeout positive and no longer than the interval.";
+        }
+    }
+}

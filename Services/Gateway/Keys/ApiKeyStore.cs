@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Flywheel.Contracts.Serving;
+using Flywheel.Core.Serving;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Flywheel.Gateway.Keys;
+
+public static class Roles
+{
+    public const string Admin = "admin";
+    public const string Operator = "operator";
+    public const string Predictor = "predictor";
+}
+
+/// <summary>An unrevoked key as <c>registry.api_keys</c> has it.</summary>
+public sealed record CallerKey(
+    Guid Id, string Name, string HashHex, IReadOnlyList<string> Roles, IReadOnlyList<string>? Models, int? RequestsPerSecond, long? DailyQuota)
+{
+    /// <summary>Admins and operators call every model; a predictor the models its key names (all when it names none).</summary>
+    public bool MayCall(string? model) =>
+        Roles.Contains(Keys.Roles.Admin) || Roles.Contains(Keys.Roles.Operator) ||
+        (Roles.Contains(Keys.Roles.Predictor) && (Models is null || (model is not null && Models.Contains(model, StringComparer.Ordinal))));
+}
+
+/// <summary>
+/// Finds the key a request presents (<c>Authorization: Bearer</c> or <c>X-Api-Key</c>, as the
+/// registry reads them) by its SHA-256. Found keys are cached for <see cref="GatewayOptions.KeyCacheDuration"/>
+/// so the hot path does not touch the database; a change or revocation evicts a key at once
+/// through LISTEN on <see cref="NotifyChannels.ApiKeys"/>. Unknown keys are not cached: that
+/// would let a caller fill memory with guesses, and a key just created must work at once.
+/// </summary>
+public sealed partial class ApiKeyStore(
+    NpgsqlDataSource database, TimeProvider time, IOptions<GatewayOptions> options, ILogger<ApiKeyStore> logger) : BackgroundService
+{
+    public const int MaxKeyLength = 512;
+    private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(2);
+
+    private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
+    private readonly TimeSpan _cacheDuration = options.Value.KeyCacheDuration;
+
+    // Bumped on every eviction: a lookup that started before one must not put back what it read.
+    private long _evictions;
+
+    private sealed record Cached(CallerKey Key, long ExpiresAt);
+
+    /// <summary>The key the request presents, or null when it presents none.</summary>
+    public static string? Presented(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue("X-Api-Key", out var header) && header.Count == 1 && !string.IsNullOrEmpty(header[0]))
+        {
+            return header[0];
+        }
+
+        var authorization = request.Headers.Authorization.ToString();
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization["Bearer ".Length..].Trim() is { Length: > 0 } key
+            ? key
+            : null;
+    }
+
+    /// <summary>The unrevoked key with this value, or null.</summary>
+    public async ValueTask<CallerKey?> FindAsync(string presented, CancellationToken cancellationToken)
+    {
+        if (presented.Length > MaxKeyLength)
+        {
+            return null;
+        }
+
+        var hash = ApiKeyHash.Compute(presented);
+        var hex = ApiKeyHash.Hex(hash);
+        if (_cache.TryGetValue(hex, out var cached) && time.GetTimestamp() < cached.ExpiresAt)
+        {
+            return cached.Key;
+        }
+
+        var evictionsBefore = Interlocked.Read(ref _evictions);
+        var key = await LoadAsync(hash, hex, cancellationToken);
+        if (key is null)
+        {
+            _cache.TryRemove(hex, out _);
+            return null;
+        }
+
+        if (Interlocked.Read(ref _evictions) == evictionsBefore)
+        {
+            _cache[hex] = new Cached(key, time.GetTimestamp() + (long)(_cacheDuration.TotalSeconds * time.TimestampFrequency));
+        }
+
+        return key;
+    }
+
+    private async Task<CallerKey?> LoadAsync(byte[] hash, string hex, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand("""
+            SELECT id, name, roles, models, requests_per_second, daily_quota
+            FROM registry.api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = hash });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new CallerKey(
+            reader.GetGuid(0),
+            reader.GetString(1),
+            hex,
+            reader.GetFieldValue<string[]>(2),
+            reader.IsDBNull(3) ? null : reader.GetFieldValue<string[]>(3),
+            reader.IsDBNull(4) ? null : reader.GetInt32(4),
+            reader.IsDBNull(5) ? null : reader.GetInt64(5));
+    }
+
+    private void Evict(string hex)
+    {
+        Interlocked.Increment(ref _evictions);
+        _cache.TryRemove(hex.Trim().ToLowerInvariant(), out _);
+    }
+
+    private void EvictAll()
+    {
+        Interlocked.Increment(ref _evictions);
+        _cache.Clear();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await database.OpenConnectionAsync(stoppingToken);
+                connection.Notification += (_, notification) => Evict(notification.Payload);
+                await using (var listen = new NpgsqlCommand($"LISTEN {NotifyChannels.ApiKeys}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+
+                // A change made while no one was listening would otherwise be trusted until its entry expires.
+                EvictAll();
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                LogListenFailed(exception, _cacheDuration);
+                EvictAll();
+                await Task.Delay(ReconnectDelay, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Listening for API key changes failed; cached keys are trusted for at most {CacheDuration} until it reconnects")]
+    private partial void LogListenFailed(Exception exception, TimeSpan cacheDuration);
+}

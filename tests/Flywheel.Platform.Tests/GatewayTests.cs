@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Flywheel.Contracts;
+using Npgsql;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>What the gateway decides on its own, before any inference worker predicts: keys, roles, limits, body size.</summary>
+[Collection(SharedPlatform.Name)]
+public sealed class GatewayTests(PlatformFixture fixture)
+{
+    private const string PredictBody = """{ "instances": [ { "amount": 12.5, "entity_id": "c-1" } ] }""";
+    private readonly FlywheelApp _flywheel = fixture.Flywheel;
+
+    [Fact]
+    public async Task Predict_without_a_key_or_with_an_unknown_key_is_401_with_a_bearer_challenge_while_v2_reads_stay_open()
+    {
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        using (var anonymous = await PredictAsync(gateway, "any-model"))
+        {
+            await AssertProblemAsync(anonymous, HttpStatusCode.Unauthorized, "authorization");
+            Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.Single().Scheme);
+        }
+
+        using (var unknown = await PredictAsync(gateway, "any-model", key: "fw-not-a-key-" + Guid.NewGuid()))
+        {
+            await AssertProblemAsync(unknown, HttpStatusCode.Unauthorized, "authorization");
+        }
+
+        using var infer = new HttpRequestMessage(HttpMethod.Post, "/v2/models/any-model/versions/1/infer") { Content = Json(PredictBody) };
+        infer.Headers.Add("X-Api-Key", "fw-not-a-key-" + Guid.NewGuid());
+        using (var inferUnknown = await gateway.SendAsync(infer))
+        {
+            await AssertProblemAsync(inferUnknown, HttpStatusCode.Unauthorized, "authorization");
+        }
+
+        using var live = await gateway.GetAsync("/v2/health/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_revoked_key_is_refused_within_a_second_even_though_it_was_cached()
+    {
+        var (key, id) = await InsertKeyAsync("predictor", models: null);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        // Twice, so the second is answered from the gateway's cache.
+        for (var i = 0; i < 2; i++)
+        {
+            using var allowed = await PredictAsync(gateway, "some-model", key);
+            Assert.NotEqual(HttpStatusCode.Unauthorized, allowed.StatusCode);
+            Assert.NotEqual(HttpStatusCode.Forbidden, allowed.StatusCode);
+        }
+
+        await using (var database = await _flywheel.OpenDatabaseAsync())
+        await using (var revoke = new NpgsqlCommand("UPDATE registry.api_keys SET revoked_at = now() WHERE id = $1", database))
+        {
+            revoke.Parameters.Add(new NpgsqlParameter { Value = id });
+            Assert.Equal(1, await revoke.ExecuteNonQueryAsync());
+        }
+
+        var revokedAt = Stopwatch.StartNew();
+        HttpStatusCode status;
+        do
+        {
+            using var response = await PredictAsync(gateway, "some-model", key);
+            status = response.StatusCode;
+        }
+        while (status != HttpStatusCode.Unauthorized && revokedAt.Elapsed < TimeSpan.FromSeconds(1));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
+    [Fact]
+    public async Task A_predictor_key_scoped_to_another_model_is_forbidden_and_allowed_on_its_own()
+    {
+        var mine = "mine-" + Guid.NewGuid().ToString("N")[..8];
+        var (key, _) = await InsertKeyAsync("predictor", models: [mine]);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        using (var other = await PredictAsync(gateway, "someone-elses-model", key))
+        {
+            await AssertProblemAsync(other, HttpStatusCode.Forbidden, "authorization");
+        }
+
+        using var infer = new HttpRequestMessage(HttpMethod.Post, "/v2/models/someone-elses-model/infer") { Content = Json(PredictBody) };
+        infer.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using (var otherInfer = await gateway.SendAsync(infer))
+        {
+            await AssertProblemAsync(otherInfer, HttpStatusCode.Forbidden, "authorization");
+        }
+
+        using var own = await PredictAsync(gateway, mine, key);
+        Assert.NotEqual(HttpStatusCode.Forbidden, own.StatusCode);
+        Assert.NotEqual(HttpStatusCode.Unauthorized, own.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_requests_per_second_gets_429_with_retry_after_and_recovers()
+    {
+        var (key, _) = await InsertKeyAsync("predictor", models: null, requestsPerSecond: 2);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 10 && limited is null; i++)
+        {
+            var response = await PredictAsync(gateway, "rate-model", key);
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited = response;
+            }
+            else
+            {
+                response.Dispose();
+            }
+        }
+
+        // A burst of 2 passes, then the bucket is empty.
+        Assert.NotNull(limited);
+        Assert.All(statuses.Take(2), s => Assert.NotEqual(HttpStatusCode.TooManyRequests, s));
+        using (limited)
+        {
+            var retryAfter = limited.Headers.RetryAfter?.Delta;
+            Assert.NotNull(retryAfter);
+            Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "api_key");
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var again = await PredictAsync(gateway, "rate-model", key);
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_over_its_daily_quota_gets_429_until_utc_midnight_on_every_route()
+    {
+        var (key, _) = await InsertKeyAsync("operator", models: null, dailyQuota: 3);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var allowed = await PredictAsync(gateway, "quota-model", key);
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, allowed.StatusCode);
+        }
+
+        using (var predict = await PredictAsync(gateway, "quota-model", key))
+        {
+            await AssertProblemAsync(predict, HttpStatusCode.TooManyRequests, "api_key");
+            var untilMidnight = DateTime.UtcNow.Date.AddDays(1) - DateTime.UtcNow;
+            Assert.InRange(predict.Headers.RetryAfter!.Delta!.Value, untilMidnight - TimeSpan.FromSeconds(30), untilMidnight + TimeSpan.FromSeconds(2));
+        }
+
+        // The same key on the control plane counts against the same quota.
+        using var api = new HttpRequestMessage(HttpMethod.Get, "/api/models");
+        api.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var control = await gateway.SendAsync(api);
+        Assert.Equal(HttpStatusCode.TooManyRequests, control.StatusCode);
+
+        // The count reached Redis, where every gateway replica reads it.
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(await _flywheel.ConnectionStringAsync(ResourceNames.OnlineStore));
+        await using (redis)
+        {
+            var counter = $"flywheel:quota:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}:{DateTime.UtcNow:yyyyMMdd}";
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            long counted;
+            while ((counted = (long)await redis.GetDatabase().StringGetAsync(counter)) < 3 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.Equal(3, counted);
+        }
+    }
+
+    [Fact]
+    public async Task An_oversized_predict_body_is_413_without_reaching_inference()
+    {
+        var (key, _) = await InsertKeyAsync("predictor", models: null);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+        var huge = "{ \"instances\": [ { \"note\": \"" + new string('x', 5 << 20) + "\" } ] }";
+
+        using var response = await PredictAsync(gateway, "big-model", key, huge);
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "body");
+
+        // A body under the limit passes the gateway.
+        using var small = await PredictAsync(gateway, "big-model", key);
+        Assert.NotEqual(HttpStatusCode.RequestEntityTooLarge, small.StatusCode);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static Task<HttpResponseMessage> PredictAsync(HttpClient gateway, string model, string? key = null, string body = PredictBody)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{model}:predict") { Content = Json(body) };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return gateway.SendAsync(request);
+    }
+
+    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string field)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.True(problem.GetProperty("errors").GetProperty(field).GetArrayLength() > 0, $"no error for '{field}': {problem}");
+    }
+
+    /// <summary>A fresh key inserted as the registry stores it (SHA-256 only), returned with its id.</summary>
+    internal async Task<(string Key, Guid Id)> InsertKeyAsync(string role, string[]? models, int? requestsPerSecond = null, long? dailyQuota = null)
+    {
+        var key = "fw-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        var id = Guid.CreateVersion7();
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO registry.api_keys (id, name, key_hash, roles, models, requests_per_second, daily_quota, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, 'gateway-tests')
+            """, database);
+        insert.Parameters.Add(new NpgsqlParameter { Value = id });
+        insert.Parameters.Add(new NpgsqlParameter { Value = $"{role}-{id:N}"[..20] });
+        insert.Parameters.Add(new NpgsqlParameter { Value = SHA256.HashData(Encoding.UTF8.GetBytes(key)) });
+        insert.Parameters.Add(new NpgsqlParameter { Value = new[] { role } });
+        insert.Parameters.Add(new NpgsqlParameter { Value = (object?)models ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter { Value = (object?)requestsPerSecond ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        insert.Parameters.Add(new NpgsqlParameter { Value = (object?)dailyQuota ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        await insert.ExecuteNonQueryAsync();
+        return (key, id);
+    }
+}
