@@ -5,8 +5,7 @@ namespace Flywheel.Core.Serving;
 
 /// <summary>
 /// API keys are stored as their SHA-256 (<c>registry.api_keys.key_hash</c>); a key is looked up by
-/// the hash of what the caller presents. The same function as the registry's, so the data plane
-/// does not reference the registry.
+/// the hash of what the caller presents, by the registry and the gateway alike.
 /// </summary>
 public static class ApiKeyHash
 {

@@ -1,7 +1,6 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Encodings.Web;
+using Flywheel.Core.Serving;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -22,12 +21,6 @@ public static class Policies
 
     /// <summary>API keys: admins only, since a key can carry any role.</summary>
     public const string Administer = "administer";
-}
-
-/// <summary>API keys are stored as their SHA-256; a key is looked up by the hash of what the caller presents.</summary>
-public static class ApiKeyHash
-{
-    public static byte[] Compute(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 }
 
 /// <summary>
