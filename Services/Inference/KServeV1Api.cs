@@ -59,7 +59,7 @@ public static class KServeV1Api
 
         using (body)
         {
-            var failure = services.Served.TryLease(model, asked, out var lease);
+            var failure = services.Served.TryLease(model, asked, out var lease, Requests.Traffic(http.Request));
             if (failure != LeaseFailure.None)
             {
                 return Requests.LeaseProblem(failure, model, asked);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Flywheel.Contracts.Serving;
 using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 using Flywheel.Inference.Models;
@@ -73,7 +74,7 @@ public sealed class ServedModels
     /// Leases the version a request asked for (production when <paramref name="version"/> is null).
     /// Retrying covers the instant between reading a set and a swap retiring its version.
     /// </summary>
-    public LeaseFailure TryLease(string model, int? version, out VersionLease lease)
+    public LeaseFailure TryLease(string model, int? version, out VersionLease lease, string? role = null)
     {
         lease = default;
         while (true)
@@ -83,7 +84,19 @@ public sealed class ServedModels
                 return LeaseFailure.ModelNotDeployed;
             }
 
-            var wanted = version ?? set.Production;
+            var wanted = version ?? role switch
+            {
+                // The canary takes its share once it is loaded here; until then production answers.
+                TrafficRoles.Canary when set.Deployment.Canary?.Version is { } canary && set.Versions.ContainsKey(canary) => canary,
+                TrafficRoles.Shadow when set.Deployment.Shadow?.Version is { } shadow => shadow,
+                TrafficRoles.Shadow => 0,
+                _ => set.Production,
+            };
+            if (wanted == 0)
+            {
+                return LeaseFailure.VersionNotDeployed;
+            }
+
             if (version is { } asked && !set.Deployment.Versions.Contains(asked) && asked != set.Production)
             {
                 return LeaseFailure.VersionNotDeployed;

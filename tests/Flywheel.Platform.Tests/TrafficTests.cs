@@ -110,6 +110,7 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
 
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{_model}:predict") { Content = Body("card-7") };
         request.Headers.Add(ServingHeaders.Version, "2");
+        request.Headers.Add(ServingHeaders.Traffic, TrafficRoles.Shadow);
         request.Headers.Add(ServingHeaders.Shadow, "true");
         request.Headers.Add(ServingHeaders.Caller, "someone-else");
         using var response = await _gateway.SendAsync(request);

@@ -34,7 +34,15 @@ public static class DeploymentActions
 /// </summary>
 public static class ServingHeaders
 {
-    /// <summary>The version the gateway assigned this request to.</summary>
+    /// <summary>
+    /// The part of the deployment the gateway assigned this request to (<see cref="TrafficRoles"/>).
+    /// A role, not a version number: each worker maps it to the version it has loaded for that role,
+    /// so a worker that has not yet loaded a new deployment answers with its current one instead of
+    /// failing, and a deployment change never fails a request.
+    /// </summary>
+    public const string Traffic = "X-Flywheel-Traffic";
+
+    /// <summary>An exact version, for internal callers (benchmarks, tools); the gateway never sets it.</summary>
     public const string Version = "X-Flywheel-Version";
 
     /// <summary>"true" on a mirrored request: log it as shadow; its response is thrown away.</summary>
@@ -46,7 +54,19 @@ public static class ServingHeaders
     /// <summary>Set on the response: the version that answered.</summary>
     public const string ModelVersion = "X-Flywheel-Model-Version";
 
-    public static IReadOnlyList<string> All { get; } = [Version, Shadow, Caller];
+    public static IReadOnlyList<string> All { get; } = [Traffic, Version, Shadow, Caller];
+}
+
+/// <summary>Values of <see cref="ServingHeaders.Traffic"/>.</summary>
+public static class TrafficRoles
+{
+    public const string Production = "production";
+
+    /// <summary>The canary version once this worker has it loaded; production until then.</summary>
+    public const string Canary = "canary";
+
+    /// <summary>The shadow version; refused when this worker has none loaded (the copy is dropped).</summary>
+    public const string Shadow = "shadow";
 }
 
 /// <summary>Postgres NOTIFY channels the data plane listens on.</summary>

@@ -94,7 +94,7 @@ public sealed class AdmissionMiddleware(
         if (serving.IsSplit && deployments.TryGet(model, out var deployment))
         {
             var assigned = Assign(model, deployment, request, body);
-            request.Headers[ServingHeaders.Version] = assigned.ToString(CultureInfo.InvariantCulture);
+            request.Headers[ServingHeaders.Traffic] = assigned == deployment.Production ? TrafficRoles.Production : TrafficRoles.Canary;
             version = assigned.ToString(CultureInfo.InvariantCulture);
             if (deployment.Shadow is { } shadow && shadow.Version != assigned && TrafficSplit.Mirror(shadow.Percent, Random.Shared.NextDouble()))
             {

@@ -66,7 +66,7 @@ public sealed partial class ShadowMirror(
                 message.Content.Headers.ContentType = contentType;
             }
 
-            message.Headers.Add(ServingHeaders.Version, request.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            message.Headers.Add(ServingHeaders.Traffic, TrafficRoles.Shadow);
             message.Headers.Add(ServingHeaders.Shadow, "true");
             message.Headers.Add(ServingHeaders.Caller, request.Caller);
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, stoppingToken);

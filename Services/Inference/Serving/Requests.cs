@@ -65,6 +65,10 @@ public static class Requests
         return false;
     }
 
+    /// <summary>The part of the deployment the gateway assigned (<see cref="ServingHeaders.Traffic"/>); null means production.</summary>
+    public static string? Traffic(HttpRequest request) =>
+        request.Headers.TryGetValue(ServingHeaders.Traffic, out var role) ? role.ToString() : null;
+
     public static ProblemHttpResult LeaseProblem(LeaseFailure failure, string model, int? version) => failure switch
     {
         LeaseFailure.ModelNotDeployed => TypedResults.Problem(title: "Model not found",
