@@ -17,6 +17,12 @@ var registry = builder.AddService<Projects.Flywheel_Registry>(ResourceNames.Regi
 
 var inference = builder.AddService<Projects.Flywheel_Inference>(ResourceNames.Inference, migrator)
     .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);
+if (builder.ExecutionContext.IsRunMode)
+{
+    // Verified artifacts cached with this run's data, so parallel platforms and test runs never share them.
+    inference.WithEnvironment("Flywheel__Inference__CacheDirectory",
+        Path.Combine(InfrastructureOptions.DataDirectoryOf(builder), ResourceNames.Inference, "model-cache"));
+}
 
 builder.AddService<Projects.Flywheel_Orchestrator>(ResourceNames.Orchestrator, migrator)
     .Uses(infra.Database).Uses(infra.MessageBus);

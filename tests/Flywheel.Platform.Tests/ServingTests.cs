@@ -81,7 +81,8 @@ public sealed class ServingTests(PlatformFixture fixture)
     {
         var admin = _flywheel.AdminGateway();
         var model = await admin.DefineModelAsync("guarded", TrainingData.FraudModel);
-        var otherKey = await ServingSetup.CreateKeyAsync(admin, "other-" + model, ["predictor"], ["some-other-model"]);
+        var otherModel = await admin.DefineModelAsync("other", TrainingData.FraudModel);
+        var otherKey = await ServingSetup.CreateKeyAsync(admin, "other-" + model, ["predictor"], [otherModel]);
         var body = new { instances = new[] { new { amount = 1.0, merchant_category = "fuel", is_online = false, hour = 1 } } };
 
         using var anonymous = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
