@@ -11,5 +11,6 @@ internal static class Extensions
         builder.AddBlobStorage();
         builder.AddMessaging();
         builder.Services.AddSingleton<ServedModels>();
+        builder.AddPredictionLog();
     }
 }
