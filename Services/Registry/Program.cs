@@ -1,4 +1,5 @@
 using Flywheel.Registry;
+using Flywheel.Registry.Batch;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Snapshots;
@@ -25,5 +26,6 @@ app.MapSnapshotsApi();
 app.MapLabelsApi();
 app.MapTrainingRunsApi();
 app.MapVersionsApi();
+app.MapBatchPredictionsApi();
 
 app.Run();
