@@ -34,8 +34,8 @@ public static class BatchPredictionsApi
         var batch = app.MapGroup("/api").WithTags("Batch predictions");
         batch.MapPost("/models/{model}/batch-predictions", StartAsync)
             .RequireAuthorization(Policies.Operate)
-            .Accepts<BatchPredictionRequest>("application/json")
-            .Accepts<string>("text/csv")
+            // One Accepts: endpoint selection matches the request's content type against the last one given.
+            .Accepts<BatchPredictionRequest>("application/json", "text/csv")
             .WithName("StartBatchPrediction")
             .WithSummary("Score a snapshot ({ version, snapshot_id }) or an uploaded CSV (?version=) with one model version.");
         batch.MapGet("/batch-predictions/{jobId:guid}", GetAsync).WithName("GetBatchPrediction")
