@@ -149,6 +149,59 @@ public sealed class BatchScoringTests(PlatformFixture fixture)
         Assert.All(records, r => Assert.InRange(float.Parse(r[6], CultureInfo.InvariantCulture), 0f, 1f));
     }
 
+    [Fact]
+    public async Task A_job_whose_artifact_does_not_hash_to_its_recorded_sha256_fails_with_the_reason_and_writes_no_result()
+    {
+        var gateway = _flywheel.AdminGateway();
+        var trained = await TrainedAsync(gateway);
+        var version = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{trained.Model}/versions/1");
+        var artifact = version.GetProperty("artifact");
+        var wrong = new string('0', 64);
+        var jobId = Guid.CreateVersion7();
+
+        // The command as the registry would write it, but naming a hash the stored bytes do not have.
+        await using (var connection = await _flywheel.OpenDatabaseAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await using (var job = new NpgsqlCommand(
+                "INSERT INTO registry.batch_predictions (job_id, model, version, snapshot_id, requested_by) VALUES ($1, $2, 1, $3, 'tamper-test')", connection, transaction))
+            {
+                job.Parameters.Add(new NpgsqlParameter { Value = jobId });
+                job.Parameters.Add(new NpgsqlParameter { Value = trained.Model });
+                job.Parameters.Add(new NpgsqlParameter { Value = trained.SnapshotId });
+                await job.ExecuteNonQueryAsync();
+            }
+
+            var body = JsonSerializer.Serialize(new
+            {
+                jobId,
+                model = trained.Model,
+                version = 1,
+                artifact = new { uri = artifact.GetProperty("uri").GetString(), sha256 = wrong, bytes = artifact.GetProperty("bytes").GetInt64() },
+                snapshotId = trained.SnapshotId,
+                inputBlob = (string?)null,
+            });
+            await using (var command = new NpgsqlCommand(
+                "INSERT INTO registry.outbox (message_type, body) VALUES ('Flywheel.Contracts.Serving.ScoreBatch', $1::jsonb)", connection, transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = body });
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        var failed = await WaitForJobAsync(gateway, jobId);
+
+        Assert.Equal("failed", failed.GetProperty("state").GetString());
+        Assert.Contains($"not {wrong}", failed.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.True(!failed.TryGetProperty("result", out var result) || result.ValueKind == JsonValueKind.Null, failed.ToString());
+        using var download = await gateway.GetAsync($"/api/batch-predictions/{jobId}/result");
+        Assert.Equal(HttpStatusCode.Conflict, download.StatusCode);
+        var blobs = new BlobServiceClient(await _flywheel.ConnectionStringAsync(ResourceNames.Artifacts));
+        Assert.False((await blobs.GetBlobContainerClient(BlobContainers.Data).GetBlobClient($"batch-predictions/{jobId}/result.csv").ExistsAsync()).Value);
+    }
+
     private sealed record TrainedVersion(string Model, Guid SnapshotId, long Rows, byte[] Onnx);
 
     /// <summary>One trained model for the class: training is the slow part, and every test only reads it.</summary>
