@@ -202,6 +202,53 @@ public sealed class BatchScoringTests(PlatformFixture fixture)
         Assert.False((await blobs.GetBlobContainerClient(BlobContainers.Data).GetBlobClient($"batch-predictions/{jobId}/result.csv").ExistsAsync()).Value);
     }
 
+    [Fact]
+    public async Task A_job_that_keeps_failing_past_its_retries_is_marked_failed_not_left_running()
+    {
+        var gateway = _flywheel.AdminGateway();
+        var trained = await TrainedAsync(gateway);
+        var artifact = (await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{trained.Model}/versions/1")).GetProperty("artifact");
+        var jobId = Guid.CreateVersion7();
+        var missing = $"batch-predictions/{jobId}/input.csv";
+
+        // An upload job whose input is not in Blob (as if deleted after it was queued): every attempt fails the same way.
+        await using (var connection = await _flywheel.OpenDatabaseAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await using (var job = new NpgsqlCommand(
+                "INSERT INTO registry.batch_predictions (job_id, model, version, input_blob, requested_by) VALUES ($1, $2, 1, $3, 'fault-test')", connection, transaction))
+            {
+                job.Parameters.Add(new NpgsqlParameter { Value = jobId });
+                job.Parameters.Add(new NpgsqlParameter { Value = trained.Model });
+                job.Parameters.Add(new NpgsqlParameter { Value = missing });
+                await job.ExecuteNonQueryAsync();
+            }
+
+            var body = JsonSerializer.Serialize(new
+            {
+                jobId,
+                model = trained.Model,
+                version = 1,
+                artifact = new { uri = artifact.GetProperty("uri").GetString(), sha256 = artifact.GetProperty("sha256").GetString(), bytes = artifact.GetProperty("bytes").GetInt64() },
+                snapshotId = (Guid?)null,
+                inputBlob = missing,
+            });
+            await using (var command = new NpgsqlCommand(
+                "INSERT INTO registry.outbox (message_type, body) VALUES ('Flywheel.Contracts.Serving.ScoreBatch', $1::jsonb)", connection, transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = body });
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        var failed = await WaitForJobAsync(gateway, jobId);
+
+        Assert.Equal("failed", failed.GetProperty("state").GetString());
+        Assert.StartsWith("scoring failed after retries", failed.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
     private sealed record TrainedVersion(string Model, Guid SnapshotId, long Rows, byte[] Onnx);
 
     /// <summary>One trained model for the class: training is the slow part, and every test only reads it.</summary>

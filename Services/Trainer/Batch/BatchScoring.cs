@@ -10,6 +10,7 @@ public static class BatchScoring
     {
         bus.AddOptions<BatchScoringOptions>().BindConfiguration(BatchScoringOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         bus.AddConsumer<ScoreBatchConsumer>(typeof(TrainerJobDefinition<ScoreBatchConsumer>));
+        bus.AddConsumer<ScoreBatchFaultConsumer>();
         return bus;
     }
 }
