@@ -22,5 +22,6 @@ internal static class Extensions
         builder.Services.AddSingleton<Predictor>();
         builder.Services.AddSingleton<ModelLoader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelLoader>());
+        builder.AddPredictionLog();
     }
 }

@@ -1,4 +1,5 @@
 using Flywheel.Registry;
+using Flywheel.Registry.Batch;
 using Flywheel.Registry.Deployments;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Keys;
@@ -30,5 +31,6 @@ app.MapTrainingRunsApi();
 app.MapVersionsApi();
 app.MapDeploymentsApi();
 app.MapApiKeysApi();
+app.MapBatchPredictionsApi();
 
 app.Run();

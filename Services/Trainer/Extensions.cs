@@ -1,3 +1,4 @@
+using Flywheel.Trainer.Batch;
 using Flywheel.Trainer.Jobs;
 
 namespace Flywheel.Trainer;
@@ -9,7 +10,11 @@ internal static class Extensions
         builder.AddDatabase();
         builder.AddBlobStorage();
         builder.Services.AddOptions<TrainerOptions>().BindConfiguration(TrainerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.AddMessaging(bus => bus.AddTrainerJobs());
+        builder.AddMessaging(bus =>
+        {
+            bus.AddTrainerJobs();
+            bus.AddBatchScoring();
+        });
         builder.Services.AddSingleton<SnapshotReader>();
         builder.Services.AddSingleton<ArtifactStore>();
     }
