@@ -68,6 +68,9 @@ public static class Extensions
                 .MinimumLevel.Override("System.Net.Http.HttpClient", Serilog.Events.LogEventLevel.Warning)
                 .MinimumLevel.Override("Polly", Serilog.Events.LogEventLevel.Warning)
                 .MinimumLevel.Override("Npgsql", Serilog.Events.LogEventLevel.Warning)
+                // YARP logs every proxied request at Information: at thousands of predictions a
+                // second that is the gateway's largest cost. Traces and metrics carry the same facts.
+                .MinimumLevel.Override("Yarp", Serilog.Events.LogEventLevel.Warning)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("service", serviceName)
                 .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"),

@@ -36,10 +36,13 @@ var work = Path.Combine(root, ".flywheel", "bench-serving");
 Directory.CreateDirectory(work);
 
 Console.Error.WriteLine("Starting the platform…");
+var dataDirectory = Path.Combine(work, "data-" + Guid.NewGuid().ToString("N")[..8]);
 var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Flywheel_AppHost>(
-    [$"--Flywheel:DataDir={Path.Combine(work, "data-" + Guid.NewGuid().ToString("N")[..8])}", "--Flywheel:Infrastructure=executables"],
+    [$"--Flywheel:DataDir={dataDirectory}", "--Flywheel:Infrastructure=executables"],
     (options, _) => options.DisableDashboard = true);
 builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
+    .AddFilter("Flywheel.AppHost.Resources", LogLevel.None)
+    .AddFilter("Aspire", LogLevel.Warning)
     .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
 await using var app = await builder.BuildAsync();
 await app.StartAsync();
@@ -48,7 +51,7 @@ foreach (var name in new[] { ResourceNames.Gateway, ResourceNames.Registry, Reso
     await app.ResourceNotifications.WaitForResourceHealthyAsync(name);
 }
 
-var adminKey = (await File.ReadAllTextAsync(Directory.EnumerateFiles(work, ResourceNames.AdminKey + ".password", SearchOption.AllDirectories).First())).Trim();
+var adminKey = (await File.ReadAllTextAsync(Path.Combine(dataDirectory, ResourceNames.AdminKey + ".password"))).Trim();
 using var admin = app.CreateHttpClient(ResourceNames.Gateway, "http");
 admin.Timeout = TimeSpan.FromMinutes(5);
 admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);

@@ -19,7 +19,7 @@ public sealed class PlatformTests(PlatformFixture fixture)
     {
         var expected = new Dictionary<string, string[]>
         {
-            [ResourceNames.Gateway] = [RedisCheck],
+            [ResourceNames.Gateway] = [PostgresCheck, RedisCheck],
             [ResourceNames.Registry] = [PostgresCheck, RedisCheck, ResourceNames.Artifacts, BusCheck],
             [ResourceNames.Inference] = [PostgresCheck, RedisCheck, ResourceNames.Artifacts, BusCheck],
             [ResourceNames.Orchestrator] = [PostgresCheck, BusCheck],
@@ -87,10 +87,12 @@ public sealed class PlatformTests(PlatformFixture fixture)
 
         var health = await FlywheelApp.GetHealthAsync(gateway);
 
-        // The gateway depends on Redis only; a registry or inference health report would list PostgreSQL.
+        // The gateway depends on PostgreSQL (keys, deployments) and Redis (quotas) only; every
+        // service behind it also reports the message bus.
         Assert.Equal(200, health.StatusCode);
         Assert.Contains(RedisCheck, health.Checks.Keys);
-        Assert.DoesNotContain(PostgresCheck, health.Checks.Keys);
+        Assert.Contains(PostgresCheck, health.Checks.Keys);
+        Assert.DoesNotContain(BusCheck, health.Checks.Keys);
         using var apiHealth = await gateway.GetAsync("/api/health");
         Assert.Equal(HttpStatusCode.NotFound, apiHealth.StatusCode);
     }
