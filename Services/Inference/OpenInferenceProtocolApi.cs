@@ -34,13 +34,16 @@ public static class OpenInferenceProtocolApi
     public static Ok<ServerMetadata> GetServerMetadata() =>
         TypedResults.Ok(new ServerMetadata("flywheel-inference", BuildInfo.Version, []));
 
-    /// <summary>Ready means every dependency answers and every deployed model's production version is loaded.</summary>
+    /// <summary>
+    /// Ready means every dependency answers and the deployments present at start have been loaded
+    /// (or refused). A model deployed later does not take the whole server out of rotation while it
+    /// loads: its own <c>/v2/models/{model}/ready</c> says when it can serve.
+    /// </summary>
     public static async Task<Results<Ok<ServerReady>, JsonHttpResult<ServerReady>>> GetServerReadyAsync(
-        HealthCheckService health, DeploymentCatalog catalog, ModelLoader loader, ServedModels served, CancellationToken cancellationToken)
+        HealthCheckService health, DeploymentCatalog catalog, ModelLoader loader, CancellationToken cancellationToken)
     {
         var report = await health.CheckHealthAsync(cancellationToken);
-        var ready = report.Status != HealthStatus.Unhealthy && catalog.Loaded.IsCompletedSuccessfully && loader.Reconciled &&
-            catalog.Current.Keys.All(model => served.TryGet(model, out var set) && set.Ready);
+        var ready = report.Status != HealthStatus.Unhealthy && catalog.Loaded.IsCompletedSuccessfully && loader.Reconciled;
         return ready
             ? TypedResults.Ok(new ServerReady(true))
             : TypedResults.Json(new ServerReady(false), statusCode: StatusCodes.Status503ServiceUnavailable);

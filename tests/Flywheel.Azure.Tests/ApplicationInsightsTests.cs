@@ -41,6 +41,9 @@ public sealed class ApplicationInsightsTests
             new Dictionary<string, string>
             {
                 [$"ConnectionStrings__{ResourceNames.OnlineStore}"] = $"127.0.0.1:{redis.Port},password={redis.Password},abortConnect=false",
+                // The gateway also reads keys and deployments from PostgreSQL; this test needs none,
+                // so it gets an address nothing listens on (the gateway starts and reports it unhealthy).
+                [$"ConnectionStrings__{ResourceNames.Database}"] = "Host=127.0.0.1;Port=9;Username=flywheel;Password=unused;Timeout=2",
                 ["APPLICATIONINSIGHTS_CONNECTION_STRING"] = $"InstrumentationKey={Guid.NewGuid()};IngestionEndpoint={ingestion.BaseUrl}",
                 ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",

@@ -32,6 +32,9 @@ public sealed class RedisIdentityTests : IAsyncLifetime
             new Dictionary<string, string>
             {
                 [$"ConnectionStrings__{ResourceNames.OnlineStore}"] = $"127.0.0.1:{_redis.Port},user={_principalId},abortConnect=false",
+                // The gateway also reads keys and deployments from PostgreSQL; this test needs none,
+                // so it gets an address nothing listens on (the gateway starts and reports it unhealthy).
+                [$"ConnectionStrings__{ResourceNames.Database}"] = "Host=127.0.0.1;Port=9;Username=flywheel;Password=unused;Timeout=2",
                 ["AZURE_CLIENT_ID"] = clientId,
                 ["IDENTITY_ENDPOINT"] = identity.Url,
                 ["IDENTITY_HEADER"] = identity.Secret,

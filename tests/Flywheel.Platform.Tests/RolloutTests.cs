@@ -20,7 +20,8 @@ public sealed class RolloutTests(PlatformFixture fixture)
         var admin = _flywheel.AdminGateway();
         var model = await TrainVersionsAsync(admin, "swap", versions: 2);
         await DeployAsync(admin, model, 1);
-        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "swap-" + model, ["predictor"], [model]));
+        // Four clients in a tight loop outrun the default 1,000 requests a second of a key.
+        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "swap-" + model, ["predictor"], [model], requestsPerSecond: 100_000));
         await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
 
         using var stop = new CancellationTokenSource();
@@ -132,6 +133,43 @@ public sealed class RolloutTests(PlatformFixture fixture)
         var logged = await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(15));
         Assert.False(logged[ids[0]].Outputs.TryGetProperty("cached", out _));
         Assert.True(logged[ids[1]].Outputs.GetProperty("cached").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_are_coalesced_into_one_model_call_up_to_the_models_batch_size()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await TrainVersionsAsync(admin, "batch", versions: 1);
+        // A wait long enough that 32 simultaneous requests always find each other.
+        using (var settings = await admin.PutAsJsonAsync($"/api/models/{model}/serving", new { max_batch_size = 8, max_batch_wait_ms = 50 }))
+        {
+            Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
+        }
+
+        await DeployAsync(admin, model, 1);
+        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "batch-" + model, ["predictor"], [model]));
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(i =>
+            ServingSetup.PredictAsync(predictor, model, [new { amount = 10.0 + i, merchant_category = "fuel", is_online = i % 2 == 0, hour = i % 24 }])));
+        var ids = answers.Select(a => a.GetProperty("prediction_ids")[0].GetGuid()).ToArray();
+
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(15));
+        await using var sizes = new Npgsql.NpgsqlCommand("SELECT batch_size FROM inference.predictions WHERE prediction_id = ANY($1)", database);
+        sizes.Parameters.Add(new Npgsql.NpgsqlParameter { Value = ids });
+        var batchSizes = new List<int>();
+        await using (var reader = await sizes.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                batchSizes.Add(reader.GetInt32(0));
+            }
+        }
+
+        // Every call ran in a batch no larger than the model's limit, and most shared one.
+        Assert.All(batchSizes, size => Assert.InRange(size, 1, 8));
+        Assert.True(batchSizes.Count(size => size > 1) >= 16, $"batch sizes: {string.Join(",", batchSizes)}");
     }
 
     /// <summary>A fresh model with <paramref name="versions"/> trained versions (different seeds, so different models).</summary>

@@ -44,6 +44,7 @@ public sealed partial class ModelLoader(
     private readonly Dictionary<(string Model, int Version), DateTimeOffset> _failed = [];
     private readonly InferenceOptions _options = options.Value;
     private volatile bool _reconciled;
+    private volatile bool _cudaUnavailable;
 
     /// <summary>True once every deployment seen at start has been through one load attempt.</summary>
     public bool Reconciled => _reconciled;
@@ -270,7 +271,7 @@ public sealed partial class ModelLoader(
         InferenceSession? session = null;
         SessionOptions? sessionOptions = null;
         var provider = "CPUExecutionProvider";
-        if (_options.UseCuda)
+        if (_options.UseCuda && !_cudaUnavailable)
         {
             sessionOptions = BaseOptions();
             try
@@ -281,6 +282,8 @@ public sealed partial class ModelLoader(
             }
             catch (Exception exception) when (exception is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
             {
+                // Asked once per process: the libraries do not appear while it runs.
+                _cudaUnavailable = true;
                 LogNoCuda(model, version, exception.Message);
                 sessionOptions.Dispose();
                 sessionOptions = null;
@@ -361,7 +364,7 @@ public sealed partial class ModelLoader(
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} v{Version} on {Provider} (sha256 {Sha256})")]
     private partial void LogLoaded(string model, int version, string provider, string sha256);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "CUDA is not available for {Model} v{Version}; using the CPU provider ({Reason})")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "CUDA is not available (tried for {Model} v{Version}); this worker's sessions use the CPU provider ({Reason})")]
     private partial void LogNoCuda(string model, int version, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Refused {Model} v{Version}: the artifact {Uri} hashes to {Actual}, not the registered {Expected}; the version serving stays")]
