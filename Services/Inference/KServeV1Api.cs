@@ -46,59 +46,46 @@ public static class KServeV1Api
     {
         var started = Stopwatch.GetTimestamp();
         var options = services.Options.Value;
-        if (!Requests.TryReadVersion(http.Request, null, out var asked, out var versionProblem))
+        var (admitted, problem) = await Requests.AdmitAsync(model, null, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
+        if (admitted is null)
         {
-            return versionProblem!;
+            return problem!;
         }
 
-        var (body, bodyProblem) = await Requests.ReadJsonAsync(http.Request, options.MaxRequestBodySize, cancellationToken);
-        if (body is null)
+        using (admitted)
         {
-            return bodyProblem!;
-        }
-
-        using (body)
-        {
-            var failure = services.Served.TryLease(model, asked, out var lease, Requests.Traffic(http.Request));
-            if (failure != LeaseFailure.None)
+            var (body, lease) = (admitted.Body, admitted.Lease);
+            served(lease.Version.Version);
+            var schema = lease.Set.Schema;
+            IReadOnlyDictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>? online = null;
+            var entities = InstanceValidator.EntitiesToLookUp(schema, body.RootElement);
+            if (entities.Count > 0)
             {
-                return Requests.LeaseProblem(failure, model, asked);
+                try
+                {
+                    online = await services.Predictor.ReadOnlineAsync(model, entities);
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    return TypedResults.Problem(title: "Online store unavailable",
+                        detail: "The entities' stored features could not be read; give the features in the request, or retry.",
+                        statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
             }
 
-            using (lease)
+            var validated = InstanceValidator.Validate(schema, lease.Set.Settings, body.RootElement, options.MaxInstances, online);
+            if (!validated.IsValid)
             {
-                served(lease.Version.Version);
-                var schema = lease.Set.Schema;
-                IReadOnlyDictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>? online = null;
-                var entities = InstanceValidator.EntitiesToLookUp(schema, body.RootElement);
-                if (entities.Count > 0)
-                {
-                    try
-                    {
-                        online = await services.Predictor.ReadOnlineAsync(model, entities);
-                    }
-                    catch (Exception exception) when (exception is RedisException or TimeoutException)
-                    {
-                        return TypedResults.Problem(title: "Online store unavailable",
-                            detail: "The entities' stored features could not be read; give the features in the request, or retry.",
-                            statusCode: StatusCodes.Status503ServiceUnavailable);
-                    }
-                }
-
-                var validated = InstanceValidator.Validate(schema, lease.Set.Settings, body.RootElement, options.MaxInstances, online);
-                if (!validated.IsValid)
-                {
-                    return Requests.Invalid(validated.Errors);
-                }
-
-                var predictions = await services.Predictor.PredictAsync(
-                    lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
-                http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return TypedResults.Ok(new PredictResponse(
-                    [.. predictions.Rows.Select(row => PredictionOutputs.Describe(schema, lease.Version.Classes, row))],
-                    lease.Version.Version,
-                    predictions.PredictionIds));
+                return Requests.Invalid(validated.Errors);
             }
+
+            var predictions = await services.Predictor.PredictAsync(
+                lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Ok(new PredictResponse(
+                [.. predictions.Rows.Select(row => PredictionOutputs.Describe(schema, lease.Version.Classes, row))],
+                lease.Version.Version,
+                predictions.PredictionIds));
         }
     }
 }

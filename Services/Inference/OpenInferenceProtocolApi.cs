@@ -107,45 +107,32 @@ public static class OpenInferenceProtocolApi
         string model, string? version, HttpContext http, ServingServices services, Action<int> served, long started, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
-        if (!Requests.TryReadVersion(http.Request, version, out var asked, out var versionProblem))
+        var (admitted, problem) = await Requests.AdmitAsync(model, version, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
+        if (admitted is null)
         {
-            return versionProblem!;
+            return problem!;
         }
 
-        var (body, bodyProblem) = await Requests.ReadJsonAsync(http.Request, options.MaxRequestBodySize, cancellationToken);
-        if (body is null)
+        using (admitted)
         {
-            return bodyProblem!;
-        }
-
-        using (body)
-        {
-            var failure = services.Served.TryLease(model, asked, out var lease, Requests.Traffic(http.Request));
-            if (failure != LeaseFailure.None)
+            var (body, lease) = (admitted.Body, admitted.Lease);
+            served(lease.Version.Version);
+            var validated = TensorValidator.Validate(lease.Set.Schema, lease.Set.Settings, body.RootElement, options.MaxInstances);
+            if (!validated.IsValid)
             {
-                return Requests.LeaseProblem(failure, model, asked);
+                return Requests.Invalid(validated.Errors);
             }
 
-            using (lease)
-            {
-                served(lease.Version.Version);
-                var validated = TensorValidator.Validate(lease.Set.Schema, lease.Set.Settings, body.RootElement, options.MaxInstances);
-                if (!validated.IsValid)
-                {
-                    return Requests.Invalid(validated.Errors);
-                }
-
-                var predictions = await services.Predictor.PredictAsync(
-                    lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
-                http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(CultureInfo.InvariantCulture);
-                var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
-                return TypedResults.Ok(new InferResponse(
-                    model,
-                    lease.Version.Version.ToString(CultureInfo.InvariantCulture),
-                    id,
-                    OutputTensors(lease.Set.Schema, predictions.Rows),
-                    new InferParameters(predictions.PredictionIds)));
-            }
+            var predictions = await services.Predictor.PredictAsync(
+                lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(CultureInfo.InvariantCulture);
+            var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
+            return TypedResults.Ok(new InferResponse(
+                model,
+                lease.Version.Version.ToString(CultureInfo.InvariantCulture),
+                id,
+                OutputTensors(lease.Set.Schema, predictions.Rows),
+                new InferParameters(predictions.PredictionIds)));
         }
     }
 

@@ -65,6 +65,34 @@ public static class Requests
         return false;
     }
 
+    /// <summary>
+    /// What every prediction call does first: reads the version asked for (route or header), the
+    /// JSON body (bounded) and leases the version that will answer, per the gateway's traffic role.
+    /// </summary>
+    public static async Task<(AdmittedRequest? Request, ProblemHttpResult? Problem)> AdmitAsync(
+        string model, string? routeVersion, HttpRequest request, ServedModels served, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (!TryReadVersion(request, routeVersion, out var asked, out var versionProblem))
+        {
+            return (null, versionProblem);
+        }
+
+        var (body, bodyProblem) = await ReadJsonAsync(request, maxBytes, cancellationToken);
+        if (body is null)
+        {
+            return (null, bodyProblem);
+        }
+
+        var failure = served.TryLease(model, asked, out var lease, Traffic(request));
+        if (failure != LeaseFailure.None)
+        {
+            body.Dispose();
+            return (null, LeaseProblem(failure, model, asked));
+        }
+
+        return (new AdmittedRequest(body, lease), null);
+    }
+
     /// <summary>The part of the deployment the gateway assigned (<see cref="ServingHeaders.Traffic"/>); null means production.</summary>
     public static string? Traffic(HttpRequest request) =>
         request.Headers.TryGetValue(ServingHeaders.Traffic, out var role) ? role.ToString() : null;
@@ -99,4 +127,18 @@ public static class Requests
         TypedResults.Problem(title: "Request body too large",
             detail: $"The body is larger than {maxBytes} bytes (Flywheel:Inference:MaxRequestBodySize); send fewer instances per request.",
             statusCode: StatusCodes.Status413PayloadTooLarge);
+}
+
+/// <summary>A prediction call's parsed body and its hold on the answering version; disposing releases both.</summary>
+public sealed class AdmittedRequest(JsonDocument body, VersionLease lease) : IDisposable
+{
+    public JsonDocument Body { get; } = body;
+
+    public VersionLease Lease { get; } = lease;
+
+    public void Dispose()
+    {
+        Lease.Dispose();
+        Body.Dispose();
+    }
 }
