@@ -83,7 +83,7 @@ public static class KServeV1Api
                 lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
             http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Ok(new PredictResponse(
-                [.. predictions.Rows.Select(row => PredictionOutputs.Describe(schema, lease.Version.Classes, row))],
+                predictions.Outputs,
                 lease.Version.Version,
                 predictions.PredictionIds));
         }

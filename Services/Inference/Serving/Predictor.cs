@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Flywheel.Contracts;
 using Flywheel.Core.Serving;
 using Flywheel.Inference.PredictionLog;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,12 @@ namespace Flywheel.Inference.Serving;
 /// <summary>Who asked, as the gateway says: shadow traffic and the calling key's name, for the log.</summary>
 public sealed record PredictionContext(string Protocol, bool Shadow, string? Caller, long StartedAt);
 
-/// <summary>Each row's answer, prediction id, whether the cache gave it, and the ONNX Runtime batch it ran in.</summary>
-public sealed record Predictions(ScoredRow[] Rows, Guid[] PredictionIds, bool[] Cached, int BatchSize);
+/// <summary>
+/// Each row's answer (raw, and as the caller and the log see it), prediction id, whether the cache
+/// gave it, and the ONNX Runtime batch it ran in.
+/// </summary>
+public sealed record Predictions(
+    ScoredRow[] Rows, IReadOnlyDictionary<string, object?>[] Outputs, Guid[] PredictionIds, bool[] Cached, int BatchSize);
 
 /// <summary>
 /// Scores validated rows with a leased version: the prediction cache first where the model opts
@@ -22,12 +27,9 @@ public sealed partial class Predictor(
     IConnectionMultiplexer redis,
     InferenceMetrics metrics,
     IOptions<InferenceOptions> options,
-    IServiceProvider services,
+    IPredictionLog log,
     ILogger<Predictor> logger)
 {
-    // The real writer is registered by whoever wires the log (Services/Inference/PredictionLog).
-    private readonly IPredictionLog? _log = services.GetService<IPredictionLog>();
-
     /// <summary>The latest stored features of each entity, in one round trip; entities with none are absent.</summary>
     public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>> ReadOnlineAsync(string model, IReadOnlyList<string> entities)
     {
@@ -38,7 +40,7 @@ public sealed partial class Predictor(
         }
 
         var batch = redis.GetDatabase().CreateBatch();
-        var reads = entities.Select(entity => batch.HashGetAllAsync($"online:{model}:{entity}")).ToArray();
+        var reads = entities.Select(entity => batch.HashGetAllAsync(OnlineStoreLayout.Key(model, entity))).ToArray();
         batch.Execute();
         var entries = await Task.WhenAll(reads);
         for (var i = 0; i < entities.Count; i++)
@@ -51,7 +53,7 @@ public sealed partial class Predictor(
             var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (var entry in entries[i])
             {
-                if (entry.Name != "_event_time")
+                if (entry.Name != OnlineStoreLayout.EventTimeField)
                 {
                     values[entry.Name!] = JsonDocument.Parse(entry.Value.ToString()).RootElement.Clone();
                 }
@@ -127,28 +129,24 @@ public sealed partial class Predictor(
         }
 
         var answered = scored.Select(s => s!).ToArray();
+        var described = answered.Select(row => PredictionOutputs.Describe(set.Schema, version.Classes, row)).ToArray();
         var ids = new Guid[rows.Count];
         var latency = (int)Math.Min(int.MaxValue, Stopwatch.GetElapsedTime(context.StartedAt).Ticks / 10);
         for (var i = 0; i < rows.Count; i++)
         {
             ids[i] = Guid.CreateVersion7();
-            if (_log is null)
-            {
-                continue;
-            }
-
-            var outputs = new Dictionary<string, object?>(PredictionOutputs.Describe(set.Schema, version.Classes, answered[i]), StringComparer.Ordinal);
+            var outputs = described[i];
             if (cached[i])
             {
-                outputs[PredictionOutputs.CachedKey] = true;
+                outputs = new Dictionary<string, object?>(outputs, StringComparer.Ordinal) { [PredictionOutputs.CachedKey] = true };
             }
 
-            _log.TryAppend(new PredictionRecord(
+            log.TryAppend(new PredictionRecord(
                 ids[i], DateTimeOffset.UtcNow, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
                 PiiRedaction.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
         }
 
-        return new Predictions(answered, ids, cached, batchSize);
+        return new Predictions(answered, described, ids, cached, batchSize);
     }
 
     private void WriteCache(RedisKey[] keys, int[] rows, ScoredRow[] scored, TimeSpan ttl, string model)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Flywheel.Contracts;
 using Flywheel.Core.Schema;
 using StackExchange.Redis;
 
@@ -13,7 +14,7 @@ namespace Flywheel.Registry.Ingestion;
 /// </summary>
 public sealed class OnlineStore(IConnectionMultiplexer redis, ILogger<OnlineStore> logger)
 {
-    public const string EventTimeField = "_event_time";
+    public const string EventTimeField = OnlineStoreLayout.EventTimeField;
 
     // Compare and set in one step on the server: no reader sees a half-written entity.
     private static readonly LuaScript SetIfNewer = LuaScript.Prepare("""
@@ -23,7 +24,7 @@ public sealed class OnlineStore(IConnectionMultiplexer redis, ILogger<OnlineStor
         return 1
         """);
 
-    public static RedisKey Key(string model, string entity) => $"online:{model}:{entity}";
+    public static RedisKey Key(string model, string entity) => OnlineStoreLayout.Key(model, entity);
 
     public async Task UpdateAsync(string model, IReadOnlyList<RowValidation> rows)
     {
