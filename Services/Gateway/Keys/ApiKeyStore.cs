@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Flywheel.Contracts;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Serving;
 using Microsoft.Extensions.Options;
@@ -6,21 +7,14 @@ using Npgsql;
 
 namespace Flywheel.Gateway.Keys;
 
-public static class Roles
-{
-    public const string Admin = "admin";
-    public const string Operator = "operator";
-    public const string Predictor = "predictor";
-}
-
 /// <summary>An unrevoked key as <c>registry.api_keys</c> has it.</summary>
 public sealed record CallerKey(
     Guid Id, string Name, string HashHex, IReadOnlyList<string> Roles, IReadOnlyList<string>? Models, int? RequestsPerSecond, long? DailyQuota)
 {
     /// <summary>Admins and operators call every model; a predictor the models its key names (all when it names none).</summary>
     public bool MayCall(string? model) =>
-        Roles.Contains(Keys.Roles.Admin) || Roles.Contains(Keys.Roles.Operator) ||
-        (Roles.Contains(Keys.Roles.Predictor) && (Models is null || (model is not null && Models.Contains(model, StringComparer.Ordinal))));
+        Roles.Contains(Contracts.Roles.Admin) || Roles.Contains(Contracts.Roles.Operator) ||
+        (Roles.Contains(Contracts.Roles.Predictor) && (Models is null || (model is not null && Models.Contains(model, StringComparer.Ordinal))));
 }
 
 /// <summary>

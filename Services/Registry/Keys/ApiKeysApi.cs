@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Claims;
 using System.Security.Cryptography;
+using Flywheel.Contracts;
 using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 using Flywheel.Registry.Security;

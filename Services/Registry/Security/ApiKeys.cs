@@ -7,13 +7,6 @@ using Npgsql;
 
 namespace Flywheel.Registry.Security;
 
-public static class Roles
-{
-    public const string Admin = "admin";
-    public const string Operator = "operator";
-    public const string Predictor = "predictor";
-}
-
 public static class Policies
 {
     /// <summary>Models, data, training and deployments: operators and admins.</summary>
