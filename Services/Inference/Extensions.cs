@@ -20,6 +20,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ServedModels>();
         builder.Services.AddSingleton<InferenceMetrics>();
         builder.Services.AddSingleton<Predictor>();
+        builder.Services.AddSingleton<SessionFactory>();
         builder.Services.AddSingleton<ModelLoader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelLoader>());
         builder.AddPredictionLog();

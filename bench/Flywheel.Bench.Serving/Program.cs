@@ -28,6 +28,12 @@ if (args is ["--serve-mlnet", var zip, var mlPort])
     return;
 }
 
+if (args is ["--export-models", var exportDirectory])
+{
+    GpuModels.Export(exportDirectory);
+    return;
+}
+
 var rate = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 300;
 var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
 var clients = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;

@@ -6,8 +6,6 @@ using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 using Flywheel.Inference.Serving;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
-using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
 using Npgsql;
 
 namespace Flywheel.Inference.Models;
@@ -26,6 +24,7 @@ public sealed partial class ModelLoader(
     NpgsqlDataSource database,
     BlobServiceClient blobs,
     InferenceMetrics metrics,
+    SessionFactory sessions,
     IOptions<InferenceOptions> options,
     ILogger<ModelLoader> logger) : BackgroundService
 {
@@ -44,7 +43,6 @@ public sealed partial class ModelLoader(
     private readonly Dictionary<(string Model, int Version), DateTimeOffset> _failed = [];
     private readonly InferenceOptions _options = options.Value;
     private volatile bool _reconciled;
-    private volatile bool _cudaUnavailable;
 
     /// <summary>True once every deployment seen at start has been through one load attempt.</summary>
     public bool Reconciled => _reconciled;
@@ -255,7 +253,7 @@ public sealed partial class ModelLoader(
             }
 
             File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
-            var loaded = await Task.Run(() => CreateSession(model, version, expected, schema, path), cancellationToken);
+            var loaded = await Task.Run(() => sessions.Load(model, version, expected, schema, path), cancellationToken);
             EvictCache(keep: path);
             return loaded;
         }
@@ -263,88 +261,6 @@ public sealed partial class ModelLoader(
         {
             LogLoadFailed(exception, model, version);
             return null;
-        }
-    }
-
-    private LoadedVersion CreateSession(string model, int version, string sha256, ModelSchema schema, string path)
-    {
-        InferenceSession? session = null;
-        SessionOptions? sessionOptions = null;
-        var provider = "CPUExecutionProvider";
-        if (_options.UseCuda && !_cudaUnavailable)
-        {
-            sessionOptions = BaseOptions();
-            try
-            {
-                sessionOptions.AppendExecutionProvider_CUDA(0);
-                session = new InferenceSession(path, sessionOptions);
-                provider = "CUDAExecutionProvider";
-            }
-            catch (Exception exception) when (exception is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-            {
-                // Asked once per process: the libraries do not appear while it runs.
-                _cudaUnavailable = true;
-                LogNoCuda(model, version, exception.Message);
-                sessionOptions.Dispose();
-                sessionOptions = null;
-            }
-        }
-
-        if (session is null)
-        {
-            sessionOptions = BaseOptions();
-            session = new InferenceSession(path, sessionOptions);
-        }
-
-        try
-        {
-            CheckInputs(session, schema);
-            var classes = session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxModelContract.ClassesMetadata, out var json)
-                ? JsonSerializer.Deserialize<string[]>(json) ?? []
-                : [];
-            if (schema.Task == ModelTask.Binary && classes.Length != 2)
-            {
-                throw new InvalidOperationException($"A binary model must name two classes in '{OnnxModelContract.ClassesMetadata}'; this one names {classes.Length}.");
-            }
-
-            LogLoaded(model, version, provider, sha256);
-            return new LoadedVersion(model, version, sha256, schema, session, sessionOptions!, provider, classes);
-        }
-        catch
-        {
-            session.Dispose();
-            sessionOptions!.Dispose();
-            throw;
-        }
-    }
-
-    private SessionOptions BaseOptions()
-    {
-        var sessionOptions = new SessionOptions
-        {
-            IntraOpNumThreads = _options.IntraOpThreads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        };
-        // Many small concurrent batches: threads that spin between them only steal cores from requests.
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        return sessionOptions;
-    }
-
-    private static void CheckInputs(InferenceSession session, ModelSchema schema)
-    {
-        foreach (var feature in schema.Features)
-        {
-            var expected = feature.Type == FeatureType.Categorical ? typeof(string) : typeof(float);
-            if (!session.InputMetadata.TryGetValue(OnnxModelContract.InputName(feature.Name), out var input) || input.ElementType != expected)
-            {
-                throw new InvalidOperationException($"The model has no {expected.Name} input for the feature '{feature.Name}'.");
-            }
-        }
-
-        if (session.InputMetadata.Count != schema.Features.Count)
-        {
-            throw new InvalidOperationException($"The model takes {session.InputMetadata.Count} inputs; the schema has {schema.Features.Count} features.");
         }
     }
 
@@ -361,11 +277,7 @@ public sealed partial class ModelLoader(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} v{Version} on {Provider} (sha256 {Sha256})")]
-    private partial void LogLoaded(string model, int version, string provider, string sha256);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "CUDA is not available (tried for {Model} v{Version}); this worker's sessions use the CPU provider ({Reason})")]
-    private partial void LogNoCuda(string model, int version, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Refused {Model} v{Version}: the artifact {Uri} hashes to {Actual}, not the registered {Expected}; the version serving stays")]
     private partial void LogHashMismatch(string model, int version, string expected, string actual, string uri);

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace Flywheel.Inference.Models;
+
+/// <summary>
+/// Creates the ONNX Runtime sessions a worker serves, on CUDA where the whole model can run
+/// there and on the CPU otherwise, and says which. CUDA is asked for once per process: when its
+/// libraries (CUDA 13, cuDNN 9) are missing the provider cannot be appended, and they do not
+/// appear while the process runs. A model is put on CUDA only when every node has a CUDA kernel
+/// (<c>session.disable_cpu_ep_fallback</c>): a model split across the two providers copies its
+/// tensors between host and device at each boundary, which for small tabular batches costs more
+/// than the work — and the tree ensembles and other <c>ai.onnx.ml</c> operators that ML.NET
+/// exports have no CUDA kernels at all, so those models serve on the CPU even on a GPU machine.
+/// </summary>
+public sealed partial class SessionFactory(IOptions<InferenceOptions> options, ILogger<SessionFactory> logger)
+{
+    public const string CudaProvider = "CUDAExecutionProvider";
+    public const string CpuProvider = "CPUExecutionProvider";
+
+    private readonly InferenceOptions _options = options.Value;
+    private volatile bool _cudaUnavailable;
+
+    /// <summary>
+    /// A session for the model at <paramref name="path"/>, with the options it keeps (dispose both,
+    /// session first) and the provider that runs it.
+    /// </summary>
+    /// <param name="what">Names the model in the log, e.g. "card-fraud v3".</param>
+    public (InferenceSession Session, SessionOptions Options, string Provider) Create(string path, string what)
+    {
+        if (_options.UseCuda && !_cudaUnavailable)
+        {
+            var cudaOptions = BaseOptions();
+            try
+            {
+                cudaOptions.AppendExecutionProvider_CUDA(0);
+            }
+            catch (Exception exception) when (exception is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                _cudaUnavailable = true;
+                LogNoCuda(what, exception.Message);
+                cudaOptions.Dispose();
+                cudaOptions = null;
+            }
+
+            if (cudaOptions is not null)
+            {
+                cudaOptions.AddSessionConfigEntry("session.disable_cpu_ep_fallback", "1");
+                try
+                {
+                    return (new InferenceSession(path, cudaOptions), cudaOptions, CudaProvider);
+                }
+                catch (OnnxRuntimeException exception)
+                {
+                    // Most often an operator without a CUDA kernel; a model that is broken outright
+                    // fails again just below, on the CPU, with its own error.
+                    LogNotAllOnCuda(what, exception.Message);
+                    cudaOptions.Dispose();
+                }
+            }
+        }
+
+        var cpuOptions = BaseOptions();
+        try
+        {
+            return (new InferenceSession(path, cpuOptions), cpuOptions, CpuProvider);
+        }
+        catch
+        {
+            cpuOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a verified artifact as a servable version: a session (see <see cref="Create"/>) whose
+    /// inputs match the schema, with the class names a classifier's outputs are read by.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model does not fit the schema or the ONNX contract.</exception>
+    public LoadedVersion Load(string model, int version, string sha256, ModelSchema schema, string path)
+    {
+        var (session, sessionOptions, provider) = Create(path, $"{model} v{version}");
+        try
+        {
+            CheckInputs(session, schema);
+            var classes = session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxModelContract.ClassesMetadata, out var json)
+                ? JsonSerializer.Deserialize<string[]>(json) ?? []
+                : [];
+            if (schema.Task == ModelTask.Binary && classes.Length != 2)
+            {
+                throw new InvalidOperationException($"A binary model must name two classes in '{OnnxModelContract.ClassesMetadata}'; this one names {classes.Length}.");
+            }
+
+            LogLoaded(model, version, provider, sha256);
+            return new LoadedVersion(model, version, sha256, schema, session, sessionOptions, provider, classes);
+        }
+        catch
+        {
+            session.Dispose();
+            sessionOptions.Dispose();
+            throw;
+        }
+    }
+
+    private SessionOptions BaseOptions()
+    {
+        var sessionOptions = new SessionOptions
+        {
+            IntraOpNumThreads = _options.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        // Many small concurrent batches: threads that spin between them only steal cores from requests.
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return sessionOptions;
+    }
+
+    private static void CheckInputs(InferenceSession session, ModelSchema schema)
+    {
+        foreach (var feature in schema.Features)
+        {
+            var expected = feature.Type == FeatureType.Categorical ? typeof(string) : typeof(float);
+            if (!session.InputMetadata.TryGetValue(OnnxModelContract.InputName(feature.Name), out var input) || input.ElementType != expected)
+            {
+                throw new InvalidOperationException($"The model has no {expected.Name} input for the feature '{feature.Name}'.");
+            }
+        }
+
+        if (session.InputMetadata.Count != schema.Features.Count)
+        {
+            throw new InvalidOperationException($"The model takes {session.InputMetadata.Count} inputs; the schema has {schema.Features.Count} features.");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} v{Version} on {Provider} (sha256 {Sha256})")]
+    private partial void LogLoaded(string model, int version, string provider, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "CUDA is not available (tried for {What}); this worker's sessions use the CPU provider ({Reason})")]
+    private partial void LogNoCuda(string what, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{What} does not run wholly on CUDA, so it serves on the CPU provider ({Reason})")]
+    private partial void LogNotAllOnCuda(string what, string reason);
+}
