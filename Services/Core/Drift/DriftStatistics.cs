@@ -106,7 +106,11 @@ public static class DriftStatistics
     /// piecewise-linear quantile function and the empirical quantile function of
     /// <paramref name="sorted"/> (the i-th smallest value on ((i−1)/n, i/n]). On each piece between
     /// the merged breakpoints one side is linear and the other constant, so the integral of their
-    /// absolute difference is exact (split where they cross).
+    /// absolute difference is exact (split where they cross). Exact against the interpolated
+    /// reference, that is: linear between the 0th and 1st (99th and 100th) percentiles misreads a
+    /// long tail, so a window drawn from the reference's own normal distribution still measures
+    /// 0.015 to 0.02 standard deviations on 200k rows (numpy check, three seeds), a floor well below
+    /// the default threshold of 0.1.
     /// </summary>
     public static double Wasserstein(IReadOnlyList<double> referenceQuantiles, ReadOnlySpan<double> sorted)
     {
