@@ -130,18 +130,21 @@ public static class LivePerformance
         Interval? rmse = null, mae = null;
         if (rows >= MinimumLabelledRows)
         {
-            var errors = new double[rows];
+            var squaredErrors = new double[rows];
+            var absoluteErrors = new double[rows];
             for (var i = 0; i < rows; i++)
             {
-                errors[i] = labels[i] - predicted[i];
+                var error = labels[i] - predicted[i];
+                squaredErrors[i] = error * error;
+                absoluteErrors[i] = Math.Abs(error);
             }
 
             var intervals = Bootstrap.Percentiles(
                 rows,
                 seed,
                 confidence,
-                indexes => Math.Sqrt(indexes.Sum(i => errors[i] * errors[i]) / indexes.Length),
-                indexes => indexes.Sum(i => Math.Abs(errors[i])) / indexes.Length);
+                indexes => Math.Sqrt(MeanOver(indexes, squaredErrors)),
+                indexes => MeanOver(indexes, absoluteErrors));
             (rmse, mae) = (intervals[0], intervals[1]);
         }
 
@@ -202,6 +205,17 @@ public static class LivePerformance
         }
 
         return index;
+    }
+
+    private static double MeanOver(int[] indexes, double[] values)
+    {
+        double sum = 0;
+        foreach (var i in indexes)
+        {
+            sum += values[i];
+        }
+
+        return sum / indexes.Length;
     }
 
     /// <summary>Cells: bit 1 = actually positive, bit 0 = predicted positive. F1 = 2TP / (2TP + FP + FN), 0 when nothing is positive.</summary>
