@@ -1,3 +1,4 @@
+using Flywheel.Inference.Feedback;
 using Flywheel.Inference.Models;
 using Flywheel.Inference.Serving;
 
@@ -24,5 +25,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ModelLoader>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelLoader>());
         builder.AddPredictionLog();
+        builder.Services.AddSingleton<FeedbackStore>();
+        builder.Services.AddSingleton<FeedbackMetrics>();
     }
 }

@@ -1,4 +1,5 @@
 using Flywheel.Inference;
+using Flywheel.Inference.Feedback;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -12,5 +13,6 @@ app.UseStatusCodePages();
 app.MapDefaultEndpoints();
 app.MapOpenInferenceProtocolApi();
 app.MapKServeV1Api();
+app.MapFeedbackApi();
 
 app.Run();

@@ -134,6 +134,18 @@ public static class RowValidator
         return new RowValidation(errors, new Dictionary<string, object?>(), target, eventTime, entityId, EventId: null);
     }
 
+    /// <summary>
+    /// Checks one target value given apart from a row (a feedback label) against the model's
+    /// target type, reporting problems under <paramref name="field"/>; null when it is not valid.
+    /// </summary>
+    public static object? ValidateTarget(ModelSchema schema, string raw, string field, long? line, List<FieldError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(raw);
+        ArgumentNullException.ThrowIfNull(errors);
+        return Parse(field, schema.Target.Type, raw, line, errors, feature: null);
+    }
+
     private static object? Parse(string field, FeatureType type, string raw, long? line, List<FieldError> errors, FeatureDefinition? feature)
     {
         switch (type)

@@ -15,6 +15,15 @@ public sealed record SnapshotSummary(Guid Id, long Rows, string Sha256, long Lab
 /// never trains on features it could not have had when the outcome became known. Labels with no
 /// earlier observation of their entity are left out and counted. Rows are numbered in a fixed
 /// order and the snapshot records the SHA-256 of their canonical encoding.
+/// <para>Served predictions that got feedback (<c>inference.labelled_predictions</c>: non-shadow,
+/// one row per prediction, the first label received) are rows too, at the prediction's time and
+/// inside the window, with the feature values the model was served (<c>inputs</c>) and the label
+/// as target, so the next version trains on what serving saw. PII features are logged hashed;
+/// those rows carry null (missing) for them instead: a hash is never a value serving gets, so
+/// training on it would teach the model categories (or, for numbers, text) it never sees.
+/// A labelled prediction that is also an observation with a target — uploaded with the
+/// prediction id as its <c>event_id</c>, or of the same entity at the same time — is left out,
+/// so the observation is not counted twice.</para>
 /// </summary>
 public static class SnapshotWriter
 {
@@ -25,7 +34,11 @@ public static class SnapshotWriter
         var id = Guid.CreateVersion7();
         long joined;
         await using (var copy = new NpgsqlCommand("""
-            WITH labelled AS (
+            WITH pii AS (
+                SELECT coalesce(jsonb_object_agg(f ->> 'name', 'null'::jsonb), '{}'::jsonb) AS nulls
+                FROM registry.models m CROSS JOIN LATERAL jsonb_array_elements(m.features) f
+                WHERE m.name = $2 AND (f ->> 'pii')::boolean
+            ), labelled AS (
                 SELECT o.event_time, o.features, o.target, 0 AS source, o.id AS key
                 FROM registry.observations o
                 WHERE o.model = $2 AND o.target IS NOT NULL
@@ -40,6 +53,17 @@ public static class SnapshotWriter
                     LIMIT 1) f
                 WHERE l.model = $2
                   AND ($3::timestamptz IS NULL OR l.event_time >= $3) AND ($4::timestamptz IS NULL OR l.event_time < $4)
+                UNION ALL
+                SELECT lp.at, lp.inputs || pii.nulls, lp.label, 2 AS source, lp.feedback_id AS key
+                FROM inference.labelled_predictions lp CROSS JOIN pii
+                WHERE lp.model = $2
+                  AND ($3::timestamptz IS NULL OR lp.at >= $3) AND ($4::timestamptz IS NULL OR lp.at < $4)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM registry.observations o
+                      WHERE o.model = lp.model AND o.event_id = lp.prediction_id::text AND o.target IS NOT NULL)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM registry.observations o
+                      WHERE o.model = lp.model AND o.entity_id = lp.entity_id AND o.event_time = lp.at AND o.target IS NOT NULL)
             ), copied AS (
                 INSERT INTO registry.snapshot_rows (snapshot_id, ordinal, event_time, features, target)
                 SELECT $1, row_number() OVER (ORDER BY event_time NULLS FIRST, source, key), event_time, features, target
