@@ -144,6 +144,75 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         Assert.Equal(0, later.GetProperty("events").GetArrayLength());
     }
 
+    /// <summary>Needs the feedback endpoint and <c>inference.labelled_predictions</c> (migration 0008, branch <c>feedback</c>).</summary>
+    [Fact]
+    public async Task Labels_that_come_back_give_a_live_metric_with_an_interval_and_a_degraded_one_publishes_one_event()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("monitor-labels", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(3_000, seed: 43));
+        var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, new { trainer = "lightgbm", seed = 5 }), TimeSpan.FromMinutes(5));
+        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
+        var trainingAuc = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions/1")).GetProperty("metrics").GetProperty("auc").GetDouble();
+        await PutPolicyAsync(admin, model, new { evaluation_interval_seconds = 3600 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.OK, deployed.StatusCode);
+        }
+
+        var predictorKey = await ServingSetup.CreateKeyAsync(admin, "monitor-labels-" + model, ["predictor"], [model]);
+        using var predictor = ServingSetup.Client(_flywheel, predictorKey);
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        await using var database = await _flywheel.OpenDatabaseAsync();
+
+        // Labels drawn from the process the model learnt: a live AUC near training, with its interval, not degraded.
+        var honestFrom = DateTimeOffset.UtcNow;
+        var honestTraffic = Traffic(400, seed: 11, shifted: false);
+        var honest = await SendAsync(predictor, database, model, honestTraffic);
+        await SendFeedbackAsync(predictor, model, honest.Zip(Outcomes(honestTraffic, seed: 12), (p, label) => (p.Id, label)));
+        var good = (await EvaluateAsync(admin, model, honestFrom, DateTimeOffset.UtcNow)).GetProperty("performance");
+        Assert.Equal("auc", good.GetProperty("metric").GetString());
+        Assert.Equal(400, good.GetProperty("labelled_rows").GetInt64());
+        Assert.Equal(trainingAuc, good.GetProperty("training_value").GetDouble());
+        var (value, low, high) = (good.GetProperty("value").GetDouble(), good.GetProperty("ci_low").GetDouble(), good.GetProperty("ci_high").GetDouble());
+        Assert.True(low < value && value < high && high - low < 0.3, $"interval [{low}, {high}] around {value}");
+        Assert.True(low > 0.5, $"the model ranks live outcomes no better than chance: {good}");
+        Assert.False(good.GetProperty("degraded").GetBoolean(), good.ToString());
+        Assert.Contains(good.GetProperty("metrics").EnumerateArray(), m => m.GetProperty("metric").GetString() == "accuracy");
+
+        // Labels the scores rank backwards: the interval lies far below training, so degraded —
+        // and the schedule publishes PerformanceDegraded once however many windows show it.
+        var invertedTraffic = Traffic(300, seed: 13, shifted: false);
+        var inverted = await SendAsync(predictor, database, model, invertedTraffic);
+        var median = inverted.Select(p => p.Score).Order().ElementAt(inverted.Count / 2);
+        await SendFeedbackAsync(predictor, model, inverted.Select(p => (p.Id, p.Score < median)));
+        var scheduleFrom = DateTimeOffset.UtcNow;
+        await PutPolicyAsync(admin, model, new { window = new { kind = "count", rows = 300 }, evaluation_interval_seconds = 5 });
+        var scheduled = await WaitForScheduledReportsAsync(database, model, scheduleFrom, count: 3, TimeSpan.FromSeconds(90));
+        var bad = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/drift/{scheduled[0].ReportId}")).GetProperty("performance");
+        Assert.Equal(300, bad.GetProperty("labelled_rows").GetInt64());
+        Assert.True(bad.GetProperty("ci_high").GetDouble() < trainingAuc - 0.05, bad.ToString());
+        Assert.True(bad.GetProperty("degraded").GetBoolean(), bad.ToString());
+
+        await using var outbox = new NpgsqlCommand(
+            "SELECT body::text FROM monitoring.outbox WHERE message_type = 'Flywheel.Contracts.Monitoring.PerformanceDegraded' AND body->>'model' = $1", database);
+        outbox.Parameters.Add(new NpgsqlParameter { Value = model });
+        var events = new List<JsonElement>();
+        await using (var reader = await outbox.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                events.Add(JsonDocument.Parse(reader.GetString(0)).RootElement);
+            }
+        }
+
+        var degraded = Assert.Single(events);
+        Assert.Equal(scheduled[0].ReportId, degraded.GetProperty("reportId").GetGuid());
+        Assert.Equal("auc", degraded.GetProperty("metric").GetString());
+        Assert.Equal(trainingAuc, degraded.GetProperty("trainingValue").GetDouble());
+        Assert.Equal(300, degraded.GetProperty("labelledRows").GetInt64());
+    }
+
     [Fact]
     public async Task The_policy_has_defaults_round_trips_for_operators_rejects_bad_fields_refuses_predictors_and_is_audited()
     {
@@ -274,17 +343,42 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         return instances;
     }
 
-    /// <summary>Predicts in batches through the gateway and waits until every prediction is in the log.</summary>
-    private static async Task SendAsync(HttpClient predictor, NpgsqlConnection database, string model, List<Dictionary<string, object?>> instances)
+    /// <summary>Predicts in batches through the gateway, waits until every prediction is in the log, and returns each one's id and score.</summary>
+    private static async Task<List<(Guid Id, double Score)>> SendAsync(
+        HttpClient predictor, NpgsqlConnection database, string model, List<Dictionary<string, object?>> instances)
     {
-        var ids = new List<Guid>();
+        var served = new List<(Guid Id, double Score)>();
         foreach (var batch in instances.Chunk(100))
         {
             var answer = await ServingSetup.PredictAsync(predictor, model, batch);
-            ids.AddRange(answer.GetProperty("prediction_ids").EnumerateArray().Select(id => id.GetGuid()));
+            served.AddRange(answer.GetProperty("prediction_ids").EnumerateArray().Zip(
+                answer.GetProperty("predictions").EnumerateArray(),
+                (id, prediction) => (id.GetGuid(), prediction.GetProperty("score").GetDouble())));
         }
 
-        await ServingSetup.WaitForLoggedAsync(database, [.. ids], TimeSpan.FromSeconds(30));
+        await ServingSetup.WaitForLoggedAsync(database, [.. served.Select(p => p.Id)], TimeSpan.FromSeconds(30));
+        return served;
+    }
+
+    /// <summary>The true outcome of each instance, drawn from the process <see cref="TrainingData.FraudCsv"/> labels by.</summary>
+    private static List<bool> Outcomes(List<Dictionary<string, object?>> instances, int seed)
+    {
+        var random = new Random(seed);
+        return [.. instances.Select(i =>
+        {
+            var hour = (int?)i["hour"];
+            var logit = -3.0 + ((double)i["amount"]! / 250) + ((string)i["merchant_category"]! == "online" ? 1.2 : 0) +
+                ((bool)i["is_online"]! ? 0.8 : 0) + (hour is < 5 ? 1.0 : 0);
+            return random.NextDouble() < 1 / (1 + Math.Exp(-logit));
+        })];
+    }
+
+    private static async Task SendFeedbackAsync(HttpClient predictor, string model, IEnumerable<(Guid Id, bool Label)> labels)
+    {
+        using var response = await predictor.PostAsJsonAsync(
+            $"/v1/models/{model}/feedback", labels.Select(l => new { prediction_id = l.Id, label = l.Label }).ToArray());
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"feedback answered {(int)response.StatusCode}: {body}");
     }
 
     private static async Task<JsonElement> EvaluateAsync(HttpClient admin, string model, DateTimeOffset from, DateTimeOffset to)
