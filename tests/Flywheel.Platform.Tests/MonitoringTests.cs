@@ -17,7 +17,7 @@ public sealed class MonitoringTests(PlatformFixture fixture)
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
 
     [Fact]
-    public async Task Traffic_like_training_does_not_drift_shifted_traffic_does_and_the_schedule_publishes_one_event_per_episode()
+    public async Task Traffic_like_training_does_not_drift_shifted_traffic_does_and_the_schedule_publishes_one_event_per_episode_until_a_clean_window_ends_it()
     {
         var admin = _flywheel.AdminGateway();
         var model = await admin.DefineModelAsync("monitor", TrainingData.FraudModel);
@@ -119,20 +119,7 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         Assert.All(scheduled, report => Assert.True(report.Drifted));
         Assert.All(scheduled, report => Assert.Equal(300, report.Rows));
 
-        var events = new List<JsonElement>();
-        await using (var outbox = new NpgsqlCommand(
-            "SELECT body::text FROM monitoring.outbox WHERE message_type = $1 AND body->>'model' = $2", database))
-        {
-            outbox.Parameters.Add(new NpgsqlParameter { Value = DriftDetectedType });
-            outbox.Parameters.Add(new NpgsqlParameter { Value = model });
-            await using var reader = await outbox.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                events.Add(JsonDocument.Parse(reader.GetString(0)).RootElement);
-            }
-        }
-
-        var detected = Assert.Single(events);
+        var detected = Assert.Single(await DriftEventsAsync(database, model));
         Assert.Equal(scheduled[0].ReportId, detected.GetProperty("reportId").GetGuid());
         Assert.Equal(1, detected.GetProperty("version").GetInt32());
         var named = detected.GetProperty("driftedFeatures").EnumerateArray().Select(f => f.GetString()).ToList();
@@ -142,6 +129,36 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         Assert.Equal(["DriftDetected"], opening.GetProperty("events").EnumerateArray().Select(e => e.GetString()));
         var later = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/drift/{scheduled[^1].ReportId}");
         Assert.Equal(0, later.GetProperty("events").GetArrayLength());
+
+        // A clean window ends the episode; drifting again is a new episode with an event of its own.
+        // (Two reports each time: one that read the log while the batch was still arriving may be stored just after.)
+        await SendAsync(predictor, database, model, Traffic(300, seed: 9, shifted: false));
+        var clean = await WaitForScheduledReportsAsync(database, model, DateTimeOffset.UtcNow, count: 2, TimeSpan.FromSeconds(30));
+        Assert.False(clean[^1].Drifted);
+        Assert.Single(await DriftEventsAsync(database, model));
+        await SendAsync(predictor, database, model, Traffic(300, seed: 10, shifted: true));
+        var again = await WaitForScheduledReportsAsync(database, model, DateTimeOffset.UtcNow, count: 2, TimeSpan.FromSeconds(30));
+        Assert.True(again[^1].Drifted);
+        var episodes = await DriftEventsAsync(database, model);
+        Assert.Equal(
+            [scheduled[0].ReportId, again.First(r => r.Drifted).ReportId],
+            episodes.Select(e => e.GetProperty("reportId").GetGuid()));
+    }
+
+    private static async Task<List<JsonElement>> DriftEventsAsync(NpgsqlConnection database, string model)
+    {
+        var events = new List<JsonElement>();
+        await using var outbox = new NpgsqlCommand(
+            "SELECT body::text FROM monitoring.outbox WHERE message_type = $1 AND body->>'model' = $2 ORDER BY id", database);
+        outbox.Parameters.Add(new NpgsqlParameter { Value = DriftDetectedType });
+        outbox.Parameters.Add(new NpgsqlParameter { Value = model });
+        await using var reader = await outbox.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            events.Add(JsonDocument.Parse(reader.GetString(0)).RootElement);
+        }
+
+        return events;
     }
 
     /// <summary>Needs the feedback endpoint and <c>inference.labelled_predictions</c> (migration 0008, branch <c>feedback</c>).</summary>

@@ -124,9 +124,9 @@ public static class DriftReportsApi
             errors["to"] = ["must not be before 'from'."];
         }
 
-        if (request.From > (request.To ?? clock.GetUtcNow()))
+        else if (request.To is null && request.From > clock.GetUtcNow())
         {
-            errors.TryAdd("from", ["must not be in the future."]);
+            errors["from"] = ["must not be in the future."];
         }
 
         if (errors.Count > 0)
