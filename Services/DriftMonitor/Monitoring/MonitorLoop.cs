@@ -6,7 +6,7 @@ using Npgsql;
 namespace Flywheel.DriftMonitor.Monitoring;
 
 /// <summary>
-/// The schedule: every few seconds, each deployed model whose policy interval has passed since its
+/// The schedule: every second, each deployed model whose policy interval has passed since its
 /// last evaluation gets its production version's current window evaluated. One instance is meant
 /// to run; a second would only evaluate twice as often, because the episode row lock keeps the
 /// events to one per episode either way.
