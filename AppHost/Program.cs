@@ -30,7 +30,7 @@ builder.AddService<Projects.Flywheel_Orchestrator>(ResourceNames.Orchestrator, m
 builder.AddService<Projects.Flywheel_Trainer>(ResourceNames.Trainer, migrator)
     .Uses(infra.Database).Uses(infra.MessageBus).Uses(infra.Artifacts);
 
-builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNames.DriftMonitor, migrator)
+var driftMonitor = builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNames.DriftMonitor, migrator)
     .Uses(infra.Database).Uses(infra.MessageBus);
 
 var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
@@ -40,6 +40,7 @@ builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, b
     .Uses(infra.Database).Uses(infra.OnlineStore)
     .WithReference(registry).WaitFor(registry)
     .WithReference(inference).WaitFor(inference)
+    .WithReference(driftMonitor).WaitFor(driftMonitor)
     .WithReference(console).WaitFor(console)
     .WithExternalHttpEndpoints();
 

@@ -574,6 +574,8 @@ module gatewayApp 'modules/app.bicep' = {
       { name: 'services__registry__http__0', value: 'http://registry' }
       { name: 'INFERENCE_HTTP', value: 'http://inference' }
       { name: 'services__inference__http__0', value: 'http://inference' }
+      { name: 'DRIFT_MONITOR_HTTP', value: 'http://drift-monitor' }
+      { name: 'services__drift-monitor__http__0', value: 'http://drift-monitor' }
       { name: 'CONSOLE_HTTP', value: 'http://console' }
       { name: 'services__console__http__0', value: 'http://console' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.gateway.clientId }

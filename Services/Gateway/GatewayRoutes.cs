@@ -5,7 +5,8 @@ using Yarp.ReverseProxy.Health;
 namespace Flywheel.Gateway;
 
 /// <summary>
-/// The public surface: <c>/api/*</c> to the Registry, <c>/v1/*</c> and <c>/v2/*</c> to Inference,
+/// The public surface: <c>/api/*</c> to the Registry (drift reports and monitoring policies to the
+/// drift monitor), <c>/v1/*</c> and <c>/v2/*</c> to Inference,
 /// everything else to the console. Destinations are logical service names that service discovery
 /// resolves, so replicas and ports come from the AppHost (or the platform) rather than config.
 /// The gateway's own <c>/health</c> and <c>/alive</c> are endpoints of their own and win over the
@@ -15,6 +16,7 @@ public static class GatewayRoutes
 {
     public const string RegistryCluster = "registry";
     public const string InferenceCluster = "inference";
+    public const string DriftMonitorCluster = "drift-monitor";
     public const string ConsoleCluster = "console";
 
     /// <summary>Uploads of up to 1 GB go through /api; they need minutes, not seconds.</summary>
@@ -32,6 +34,11 @@ public static class GatewayRoutes
     [
         // Data uploads of up to 1 GB stream through /api; the registry bounds each endpoint itself.
         Route("api", "/api/{**rest}", RegistryCluster, ApiTimeout) with { MaxRequestBodySize = MaxUploadBytes },
+        // Drift reports and monitoring policies belong to the drift monitor. YARP prefers the route
+        // with more literal segments, so these win over /api/{**rest} without an explicit order.
+        Route("drift", "/api/models/{model}/drift", DriftMonitorCluster, ApiTimeout),
+        Route("drift-rest", "/api/models/{model}/drift/{**rest}", DriftMonitorCluster, ApiTimeout),
+        Route("monitoring", "/api/models/{model}/monitoring/{**rest}", DriftMonitorCluster, ApiTimeout),
         Route("inference-v1", "/v1/{**rest}", InferenceCluster, InferenceTimeout),
         Route("inference-v2", "/v2/{**rest}", InferenceCluster, InferenceTimeout),
         // Last resort: anything no other route or gateway endpoint takes.
@@ -41,6 +48,7 @@ public static class GatewayRoutes
     public static IReadOnlyList<ClusterConfig> Clusters(GatewayOptions options) =>
     [
         Cluster(RegistryCluster, ResourceNames.Registry, ApiTimeout),
+        Cluster(DriftMonitorCluster, ResourceNames.DriftMonitor, ApiTimeout),
         Cluster(InferenceCluster, ResourceNames.Inference, InferenceTimeout) with { HealthCheck = InferenceHealth(options) },
         Cluster(ConsoleCluster, ResourceNames.Console, TimeSpan.FromMinutes(2)),
     ];
