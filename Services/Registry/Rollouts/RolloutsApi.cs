@@ -248,7 +248,7 @@ public static class RolloutsApi
             rollouts.Add(new RolloutView(
                 reader.GetGuid(0),
                 model,
-                saga.Version,
+                saga.RolloutVersion,
                 saga.Production,
                 JsonNamingPolicy.SnakeCaseLower.ConvertName(reader.GetString(1)),
                 saga.Trigger,
@@ -270,7 +270,7 @@ public static class RolloutsApi
 
     /// <summary>The part of the orchestrator's rollout state the API shows (its JSON, web naming).</summary>
     private sealed record SagaData(
-        int Version, int Production, string Trigger, string RequestedBy, DateTimeOffset RequestedAt, bool RequireApproval, RolloutPolicy? Policy,
+        int RolloutVersion, int Production, string Trigger, string RequestedBy, DateTimeOffset RequestedAt, bool RequireApproval, RolloutPolicy? Policy,
         DateTimeOffset? ShadowStartedAt, DateTimeOffset? CanaryStartedAt, DateTimeOffset? BakeEndsAt, string? Reason,
         List<RolloutEventView>? Timeline, List<RolloutAnalysisView>? Analyses);
 
