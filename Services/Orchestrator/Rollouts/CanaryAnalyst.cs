@@ -45,7 +45,7 @@ public sealed partial class CanaryAnalyst(
     private async Task LookAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        foreach (var rollout in await DueAsync(cancellationToken))
+        foreach (var rollout in await DueAsync(now, cancellationToken))
         {
             if (rollout.CurrentState == "Shadowing")
             {
@@ -89,13 +89,18 @@ public sealed partial class CanaryAnalyst(
     /// <summary>Saga states in which a rollout holds the model's traffic (the registry's API uses the same names).</summary>
     public static readonly string[] ActiveStates = ["Shadowing", "Canary", "AwaitingApproval", "Promoting", "RollingBack"];
 
-    private async Task<List<Rollout>> DueAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Rollouts due as of <paramref name="now"/>, the time their verdicts carry: the rollout takes a
+    /// verdict only from its due time on, so "due" must be judged by the same clock.
+    /// </summary>
+    private async Task<List<Rollout>> DueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand("""
             SELECT current_state, data::text FROM orchestration.rollouts
-            WHERE (current_state = 'Shadowing' AND (data->>'shadowEndsAt')::timestamptz <= now())
-               OR (current_state = 'Canary' AND (data->>'nextAnalysisAt')::timestamptz <= now())
+            WHERE (current_state = 'Shadowing' AND (data->>'shadowEndsAt')::timestamptz <= $1)
+               OR (current_state = 'Canary' AND (data->>'nextAnalysisAt')::timestamptz <= $1)
             """);
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
         var due = new List<Rollout>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
