@@ -17,8 +17,9 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
 
     /// <summary>A short bake with an even split, so a test sees a verdict within a minute of traffic.</summary>
-    private static object QuickRollout(object? canary = null) => new
+    private static object QuickRollout(object? canary = null, double shadowMinutes = 0) => new
     {
+        shadow_minutes = shadowMinutes,
         canary_percent = 50,
         bake_minutes = 0.4,
         analysis_interval_seconds = 3,
@@ -26,11 +27,11 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
     };
 
     [Fact]
-    public async Task A_retrained_version_goes_to_canary_by_itself_and_the_analysis_promotes_it_with_the_reason_in_the_history()
+    public async Task A_retrained_version_shadows_then_goes_to_canary_by_itself_and_the_analysis_promotes_it_with_the_reason_in_the_history()
     {
         var admin = _flywheel.AdminGateway();
         var model = await DeployedModelAsync(admin, "autoroll");
-        await PutPolicyAsync(admin, model, new { rollout = QuickRollout(), retraining = new { cooldown_minutes = 0 } });
+        await PutPolicyAsync(admin, model, new { rollout = QuickRollout(shadowMinutes: 0.1), retraining = new { cooldown_minutes = 0 } });
 
         var requestId = await RetrainAsync(admin, model, "labels shifted");
         var decision = await WaitForDecisionAsync(admin, model, requestId);
@@ -61,11 +62,20 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         Assert.Equal(2, deployment.GetProperty("production").GetInt32());
         Assert.Equal(JsonValueKind.Null, deployment.GetProperty("canary").ValueKind);
         var history = await HistoryAsync(admin, model);
-        Assert.Equal(["promote", "deploy", "deploy"], history.Take(3).Select(h => h.GetProperty("action").GetString()));
-        Assert.Equal("orchestrator", history[0].GetProperty("actor").GetString());
+        Assert.Equal(["promote", "deploy", "deploy", "deploy"], history.Select(h => h.GetProperty("action").GetString()));
+        Assert.Equal(["orchestrator", "orchestrator", "orchestrator", "bootstrap-admin"], history.Select(h => h.GetProperty("actor").GetString()));
         Assert.Equal(final.GetProperty("reason").GetString(), history[0].GetProperty("reason").GetString());
         Assert.StartsWith("Promoted: no check found the canary worse", history[0].GetProperty("reason").GetString());
-        Assert.Equal(("orchestrator", 2), (history[1].GetProperty("actor").GetString(), history[1].GetProperty("deployment").GetProperty("canary").GetProperty("version").GetInt32()));
+        Assert.Equal(2, history[1].GetProperty("deployment").GetProperty("canary").GetProperty("version").GetInt32());
+        Assert.Equal((2, 100.0), (history[2].GetProperty("deployment").GetProperty("shadow").GetProperty("version").GetInt32(),
+            history[2].GetProperty("deployment").GetProperty("shadow").GetProperty("percent").GetDouble()));
+        Assert.Equal(["requested", "shadow_started", "canary_started", "analysis_passed", "promoted"],
+            rollout.GetProperty("timeline").EnumerateArray().Select(e => e.GetProperty("event").GetString()!).ToArray());
+        // The shadow's mirrored requests were logged as shadow rows of version 2.
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await using var shadows = new NpgsqlCommand("SELECT count(*) FROM inference.predictions WHERE model = $1 AND version = 2 AND shadow", database);
+        shadows.Parameters.Add(new NpgsqlParameter { Value = model });
+        Assert.True((long)(await shadows.ExecuteScalarAsync())! > 0);
     }
 
     [Fact]
@@ -202,6 +212,35 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         var runs = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/training-runs")).GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal(firstDecision.GetProperty("run_id").GetGuid(), Assert.Single(runs).GetProperty("run_id").GetGuid());
         Assert.Equal("manual", runs[0].GetProperty("trigger").GetString());
+    }
+
+    [Fact]
+    public async Task A_cron_schedule_starts_a_run_recorded_with_the_schedule_trigger()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("scheduled", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(800, seed: 43));
+        var setAt = DateTimeOffset.UtcNow;
+        await PutPolicyAsync(admin, model, new { rollout = new { auto = false }, retraining = new { schedule = "* * * * *", cooldown_minutes = 60 } });
+
+        // Every minute: the next minute boundary fires, within the scheduler's 30 s look.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        JsonElement? scheduled = null;
+        while (scheduled is null && DateTime.UtcNow < deadline)
+        {
+            var decisions = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/retraining")).GetProperty("decisions");
+            scheduled = decisions.EnumerateArray().Where(d => d.GetProperty("trigger").GetString() == "schedule").Select(d => (JsonElement?)d).LastOrDefault();
+            await Task.Delay(500);
+        }
+
+        Assert.True(scheduled is not null, "the schedule never fired");
+        var decision = scheduled.Value;
+        Assert.Equal(("started", "scheduler"), (decision.GetProperty("decision").GetString(), decision.GetProperty("requested_by").GetString()));
+        var occurrence = decision.GetProperty("detail").GetProperty("occurrence").GetDateTimeOffset();
+        Assert.True(occurrence > setAt, $"fired for {occurrence:O}, before the schedule was set at {setAt:O}");
+        Assert.Equal(0, occurrence.Second);
+        var run = await admin.GetFromJsonAsync<JsonElement>($"/api/training-runs/{decision.GetProperty("run_id").GetGuid()}");
+        Assert.Equal(("schedule", "scheduler"), (run.GetProperty("trigger").GetString(), run.GetProperty("requested_by").GetString()));
     }
 
     [Fact]

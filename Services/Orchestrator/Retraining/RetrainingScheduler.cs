@@ -9,9 +9,10 @@ namespace Flywheel.Orchestrator.Retraining;
 
 /// <summary>
 /// Fires each model's retraining schedule (<c>policy.retraining.schedule</c>, cron in UTC). An
-/// occurrence is due once it is past and later than the model's last scheduled trigger (or, for a
-/// model never triggered, than when this scheduler started, so a new schedule does not fire for the
-/// past). Each occurrence has a fixed id, so two orchestrators firing it decide it once.
+/// occurrence is due once it is past and later than both the model's last scheduled trigger and
+/// the last change of its policy (or its creation), so a schedule set now does not fire for the
+/// past, while one missed because the orchestrator was down still fires when it is back. Each
+/// occurrence has a fixed id, so two orchestrators firing it decide it once.
 /// </summary>
 public sealed partial class RetrainingScheduler(
     NpgsqlDataSource database, RetrainingPlanner planner, TimeProvider clock, IOptions<OrchestratorOptions> options, ILogger<RetrainingScheduler> logger)
@@ -19,20 +20,19 @@ public sealed partial class RetrainingScheduler(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var startedAt = clock.GetUtcNow();
         using var timer = new PeriodicTimer(options.Value.ScheduleInterval, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
-                foreach (var (model, schedule, last) in await SchedulesAsync(stoppingToken))
+                foreach (var (model, schedule, since) in await SchedulesAsync(stoppingToken))
                 {
                     if (!RetrainingSchedule.TryParse(schedule, out _, out _))
                     {
                         continue;
                     }
 
-                    if (RetrainingSchedule.Due(schedule, last ?? startedAt, clock.GetUtcNow()) is { } occurrence)
+                    if (RetrainingSchedule.Due(schedule, since, clock.GetUtcNow()) is { } occurrence)
                     {
                         await planner.DecideAsync(OccurrenceId(model, occurrence), model, RetrainingTriggers.Schedule, "scheduler",
                             new { schedule, occurrence }, stoppingToken);
@@ -46,20 +46,22 @@ public sealed partial class RetrainingScheduler(
         }
     }
 
-    private async Task<List<(string Model, string Schedule, DateTimeOffset? Last)>> SchedulesAsync(CancellationToken cancellationToken)
+    private async Task<List<(string Model, string Schedule, DateTimeOffset Since)>> SchedulesAsync(CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand("""
-            SELECT m.name, m.policy->'retraining'->>'schedule',
+            SELECT m.name, m.policy->'retraining'->>'schedule', greatest(
+                   m.created_at,
+                   (SELECT max(a.at) FROM registry.audit_log a WHERE a.subject = m.name AND a.action = 'model.policy_changed'),
                    (SELECT max((d.detail->>'occurrence')::timestamptz) FROM orchestration.retraining_decisions d
-                    WHERE d.model = m.name AND d.trigger = 'schedule')
+                    WHERE d.model = m.name AND d.trigger = 'schedule'))
             FROM registry.models m
             WHERE m.policy->'retraining'->>'schedule' IS NOT NULL
             """);
-        var schedules = new List<(string, string, DateTimeOffset?)>();
+        var schedules = new List<(string, string, DateTimeOffset)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            schedules.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2)));
+            schedules.Add((reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)));
         }
 
         return schedules;

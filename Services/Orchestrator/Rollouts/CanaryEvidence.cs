@@ -61,10 +61,12 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         if (labelsAvailable && regression)
         {
             await using var rows = Command(connection, """
-                SELECT abs((label #>> '{}')::double precision - (outputs->>'value')::double precision)
-                FROM inference.labelled_predictions
-                WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3
-                  AND jsonb_typeof(label) = 'number' AND jsonb_typeof(outputs->'value') = 'number'
+                SELECT error FROM (
+                    SELECT CASE WHEN jsonb_typeof(label) = 'number' AND jsonb_typeof(outputs->'value') = 'number'
+                                THEN abs((label #>> '{}')::double precision - (outputs->>'value')::double precision) END AS error
+                    FROM inference.labelled_predictions
+                    WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3) labelled
+                WHERE error IS NOT NULL
                 """, model, version, since);
             await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -79,9 +81,11 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
             // A boolean target may come back as true/false or 1/0; a class as its name.
             await using var rows = Command(connection, """
                 SELECT count(*),
-                       count(*) FILTER (WHERE lower(outputs->>'label') = lower(label #>> '{}')
-                           OR (jsonb_typeof(outputs->'label') = 'boolean' AND (label #>> '{}') IN ('0', '1')
-                               AND (outputs->>'label')::boolean = ((label #>> '{}') = '1')))
+                       count(*) FILTER (WHERE CASE
+                           WHEN lower(outputs->>'label') = lower(label #>> '{}') THEN true
+                           WHEN jsonb_typeof(outputs->'label') = 'boolean' AND (label #>> '{}') IN ('0', '1')
+                               THEN (outputs->>'label')::boolean = ((label #>> '{}') = '1')
+                           ELSE false END)
                 FROM inference.labelled_predictions
                 WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3 AND outputs ? 'label'
                 """, model, version, since);
