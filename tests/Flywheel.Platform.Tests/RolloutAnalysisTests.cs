@@ -209,9 +209,56 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         Assert.Equal("second", secondDecision.GetProperty("detail").GetProperty("reason").GetString());
 
         // Exactly one training run exists, the first trigger's, recorded with its trigger.
+        await WaitForRunRecordedAsync(admin, firstDecision.GetProperty("run_id").GetGuid());
         var runs = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/training-runs")).GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal(firstDecision.GetProperty("run_id").GetGuid(), Assert.Single(runs).GetProperty("run_id").GetGuid());
         Assert.Equal("manual", runs[0].GetProperty("trigger").GetString());
+    }
+
+    [Fact]
+    public async Task The_monitors_drift_report_starts_a_drift_run_and_a_performance_report_the_policy_turns_off_is_skipped()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await DeployedModelAsync(admin, "monitored");
+        await PutPolicyAsync(admin, model, new { rollout = new { auto = false }, retraining = new { on_performance = false, cooldown_minutes = 0, max_concurrent = 5 } });
+
+        // The drift monitor publishes through its outbox; these go through the registry's, onto the same bus.
+        var drift = Guid.NewGuid();
+        var performance = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        await using (var database = await _flywheel.OpenDatabaseAsync())
+        {
+            await PublishAsync(database, "Flywheel.Contracts.Monitoring.DriftDetected", new
+            {
+                reportId = drift, model, version = 1, windowFrom = now.AddHours(-1), windowTo = now, rows = 500L, driftedShare = 0.5,
+                driftedFeatures = new[] { "amount", "hour" }, predictionDrifted = true, detectedAt = now,
+            });
+            await PublishAsync(database, "Flywheel.Contracts.Monitoring.PerformanceDegraded", new
+            {
+                reportId = performance, model, version = 1, metric = "auc", value = 0.61, ciLow = 0.55, ciHigh = 0.67, trainingValue = 0.8,
+                labelledRows = 400L, detectedAt = now,
+            });
+        }
+
+        var driftDecision = await WaitForDecisionAsync(admin, model, drift);
+        Assert.Equal(("drift", "started", "drift-monitor"),
+            (driftDecision.GetProperty("trigger").GetString(), driftDecision.GetProperty("decision").GetString(), driftDecision.GetProperty("requested_by").GetString()));
+        Assert.Equal(["amount", "hour"], driftDecision.GetProperty("detail").GetProperty("drifted_features").EnumerateArray().Select(f => f.GetString()!).ToArray());
+        var run = await WaitForRunRecordedAsync(admin, driftDecision.GetProperty("run_id").GetGuid());
+        Assert.Equal("drift", run.GetProperty("trigger").GetString());
+
+        var performanceDecision = await WaitForDecisionAsync(admin, model, performance);
+        Assert.Equal(("performance", "skipped"), (performanceDecision.GetProperty("trigger").GetString(), performanceDecision.GetProperty("decision").GetString()));
+        Assert.Contains("retraining.on_performance", performanceDecision.GetProperty("reason").GetString());
+    }
+
+    private static async Task PublishAsync(NpgsqlConnection database, string type, object body)
+    {
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO registry.outbox (message_type, body) VALUES ($1, $2::jsonb)", database);
+        insert.Parameters.Add(new NpgsqlParameter { Value = type });
+        insert.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(body) });
+        await insert.ExecuteNonQueryAsync();
     }
 
     [Fact]
@@ -239,7 +286,7 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         var occurrence = decision.GetProperty("detail").GetProperty("occurrence").GetDateTimeOffset();
         Assert.True(occurrence > setAt, $"fired for {occurrence:O}, before the schedule was set at {setAt:O}");
         Assert.Equal(0, occurrence.Second);
-        var run = await admin.GetFromJsonAsync<JsonElement>($"/api/training-runs/{decision.GetProperty("run_id").GetGuid()}");
+        var run = await WaitForRunRecordedAsync(admin, decision.GetProperty("run_id").GetGuid());
         Assert.Equal(("schedule", "scheduler"), (run.GetProperty("trigger").GetString(), run.GetProperty("requested_by").GetString()));
     }
 
@@ -365,6 +412,23 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
 
         Assert.Fail($"The retraining trigger {triggerId} of {model} was never decided.");
         return default;
+    }
+
+    /// <summary>The registry records a decided run when the orchestrator's request reaches it, a moment after the decision.</summary>
+    private static async Task<JsonElement> WaitForRunRecordedAsync(HttpClient admin, Guid runId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            using var response = await admin.GetAsync($"/api/training-runs/{runId}");
+            if (response.StatusCode != HttpStatusCode.NotFound || DateTime.UtcNow > deadline)
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"training run {runId} was never recorded: {(int)response.StatusCode}");
+                return await response.Content.ReadFromJsonAsync<JsonElement>();
+            }
+
+            await Task.Delay(200);
+        }
     }
 
     private static async Task<JsonElement?> TryRolloutAsync(HttpClient admin, string model, Guid rolloutId)
