@@ -1,4 +1,5 @@
 using Flywheel.Contracts;
+using Flywheel.Registry.Rollouts;
 using Flywheel.Registry.Security;
 using Flywheel.Registry.Training;
 using Flywheel.Registry.Versions;
@@ -18,6 +19,8 @@ internal static class Extensions
         {
             bus.AddConsumer<TrainingSnapshotConsumer>(typeof(RegistryConsumerDefinition<TrainingSnapshotConsumer>));
             bus.AddConsumer<RegisterModelVersionConsumer>(typeof(RegistryConsumerDefinition<RegisterModelVersionConsumer>));
+            bus.AddConsumer<RequestTrainingRunConsumer>(typeof(RegistryConsumerDefinition<RequestTrainingRunConsumer>));
+            bus.AddConsumer<ChangeTrafficConsumer>(typeof(RegistryConsumerDefinition<ChangeTrafficConsumer>));
         });
         builder.AddOutbox(DatabaseSchemas.Registry);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

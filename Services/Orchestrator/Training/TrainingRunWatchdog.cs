@@ -13,6 +13,12 @@ public sealed class OrchestratorOptions
     public TimeSpan RunTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     public TimeSpan WatchdogInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often retraining schedules are checked; a cron occurrence fires at most this late.</summary>
+    public TimeSpan ScheduleInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often rollouts are looked at for a due canary analysis or the end of a shadow period.</summary>
+    public TimeSpan RolloutInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Fails runs that have made no progress within <see cref="OrchestratorOptions.RunTimeout"/>.</summary>

@@ -193,12 +193,12 @@ public static class DeploymentsApi
     }
 
     /// <summary>The traffic part of a deployment: what decides whether a change is a change.</summary>
-    private sealed record Traffic(int Production, CanaryTraffic? Canary, ShadowTraffic? Shadow, string? StickyBy)
+    internal sealed record Traffic(int Production, CanaryTraffic? Canary, ShadowTraffic? Shadow, string? StickyBy)
     {
         public static Traffic Of(DeploymentView deployment) => new(deployment.Production, deployment.Canary, deployment.Shadow, deployment.StickyBy);
     }
 
-    private static async Task<DeploymentView> ChangeAsync(
+    internal static async Task<DeploymentView> ChangeAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string model, DeploymentView? current, Traffic next,
         string action, string actor, string? reason, JsonSerializerOptions json, CancellationToken cancellationToken)
     {
@@ -272,14 +272,14 @@ public static class DeploymentsApi
     /// (when there is no deployment row yet to lock). NO KEY UPDATE leaves rows that reference the
     /// model (data, versions) free to be written meanwhile. False when there is no such model.
     /// </summary>
-    private static async Task<bool> LockModelAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
+    internal static async Task<bool> LockModelAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT 1 FROM registry.models WHERE name = $1 FOR NO KEY UPDATE", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
-    private static async Task<DeploymentView?> ReadCurrentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
+    internal static async Task<DeploymentView?> ReadCurrentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(SelectDeployments + " WHERE model = $1 FOR UPDATE", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = model });
@@ -292,7 +292,7 @@ public static class DeploymentsApi
     /// with the trained model). The registry registers only versions that passed, so a version
     /// without a finite parity result means something wrote it around the registry.
     /// </summary>
-    private static async Task<List<FieldError>> CheckVersionsAsync(
+    internal static async Task<List<FieldError>> CheckVersionsAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string model, IReadOnlyList<(string Field, int Version)> versions, CancellationToken cancellationToken)
     {
         var parity = new Dictionary<int, double?>();

@@ -1,3 +1,4 @@
+using Flywheel.Core.Retraining;
 using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 
@@ -14,8 +15,19 @@ public sealed record FeatureRequest(
 
 public sealed record TargetRequest(string? Name, FeatureType? Type);
 
-/// <summary>A model's operating rules; <c>require_approval</c> holds a passing canary for an operator.</summary>
-public sealed record ModelPolicy(bool RequireApproval = false);
+/// <summary>
+/// A model's operating rules (<c>registry.models.policy</c>; snake_case JSON, missing parts take
+/// their defaults): <c>require_approval</c> holds a passing canary until an operator approves it;
+/// <c>rollout</c> says how a new version reaches production; <c>retraining</c> when the model retrains by itself.
+/// </summary>
+public sealed record ModelPolicy(bool RequireApproval = false, RolloutPolicy? Rollout = null, RetrainingPolicy? Retraining = null)
+{
+    /// <summary>The policy with every part present, defaults filled in, as the API shows it.</summary>
+    public ModelPolicy Complete() => this with { Rollout = Rollout ?? RolloutPolicy.Default, Retraining = Retraining ?? RetrainingPolicy.Default };
+
+    public IReadOnlyList<FieldError> Validate() =>
+        [.. Rollout?.Validate() ?? [], .. Retraining?.Validate() ?? []];
+}
 
 /// <summary>The body of <c>POST /api/models</c> (API.md, "Models").</summary>
 public sealed record CreateModelRequest(

@@ -34,6 +34,8 @@ public static class ModelsApi
             errors.AddRange(SchemaRules.Check(schema));
         }
 
+        errors.AddRange((request.Policy?.Validate() ?? []).Select(e => e with { Field = $"policy.{e.Field}" }));
+
         if (errors.Count > 0 || schema is null)
         {
             return TypedResults.ValidationProblem(

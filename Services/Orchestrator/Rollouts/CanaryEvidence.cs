@@ -1,0 +1,124 @@
+using Flywheel.Core.Rollouts;
+using Npgsql;
+
+namespace Flywheel.Orchestrator.Rollouts;
+
+/// <summary>
+/// What production and the canary did since the canary began, read from the data plane's logs:
+/// served requests and their latency from <c>inference.predictions</c> (shadow copies excluded),
+/// failed requests from <c>inference.prediction_errors</c>, and — once labels come back —
+/// accuracy or absolute errors from the feedback view <c>inference.labelled_predictions</c>.
+/// </summary>
+public sealed class CanaryEvidence(NpgsqlDataSource database)
+{
+    /// <summary>Latencies compared per arm: a uniform random sample keeps a long bake's analysis cheap.</summary>
+    public const int LatencySample = 20_000;
+
+    public async Task<(ArmEvidence Production, ArmEvidence Canary)> ReadAsync(
+        string model, int production, int canary, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var regression = await IsRegressionAsync(connection, model, cancellationToken);
+        var labelsAvailable = await ExistsAsync(connection, "inference.labelled_predictions", cancellationToken);
+        var errorsAvailable = await ExistsAsync(connection, "inference.prediction_errors", cancellationToken);
+        return (
+            await ArmAsync(connection, model, production, since, regression, labelsAvailable, errorsAvailable, cancellationToken),
+            await ArmAsync(connection, model, canary, since, regression, labelsAvailable, errorsAvailable, cancellationToken));
+    }
+
+    private static async Task<ArmEvidence> ArmAsync(
+        NpgsqlConnection connection, string model, int version, DateTimeOffset since, bool regression, bool labelsAvailable, bool errorsAvailable,
+        CancellationToken cancellationToken)
+    {
+        long served;
+        await using (var count = Command(connection, "SELECT count(*) FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3", model, version, since))
+        {
+            served = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var latencies = new List<double>();
+        await using (var sample = Command(connection, $"""
+            SELECT latency_us FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3
+            ORDER BY random() LIMIT {LatencySample}
+            """, model, version, since))
+        await using (var reader = await sample.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                latencies.Add(reader.GetInt32(0) / 1000.0);
+            }
+        }
+
+        long errors = 0;
+        if (errorsAvailable)
+        {
+            await using var failed = Command(connection, "SELECT count(*) FROM inference.prediction_errors WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3", model, version, since);
+            errors = (long)(await failed.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        long labelled = 0, correct = 0;
+        List<double>? absoluteErrors = regression ? [] : null;
+        if (labelsAvailable && regression)
+        {
+            await using var rows = Command(connection, """
+                SELECT error FROM (
+                    SELECT CASE WHEN jsonb_typeof(label) = 'number' AND jsonb_typeof(outputs->'value') = 'number'
+                                THEN abs((label #>> '{}')::double precision - (outputs->>'value')::double precision) END AS error
+                    FROM inference.labelled_predictions
+                    WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3) labelled
+                WHERE error IS NOT NULL
+                """, model, version, since);
+            await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                absoluteErrors!.Add(reader.GetDouble(0));
+            }
+
+            labelled = absoluteErrors!.Count;
+        }
+        else if (labelsAvailable)
+        {
+            // A boolean target may come back as true/false or 1/0; a class as its name.
+            await using var rows = Command(connection, """
+                SELECT count(*),
+                       count(*) FILTER (WHERE CASE
+                           WHEN lower(outputs->>'label') = lower(label #>> '{}') THEN true
+                           WHEN jsonb_typeof(outputs->'label') = 'boolean' AND (label #>> '{}') IN ('0', '1')
+                               THEN (outputs->>'label')::boolean = ((label #>> '{}') = '1')
+                           ELSE false END)
+                FROM inference.labelled_predictions
+                WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3 AND outputs ? 'label'
+                """, model, version, since);
+            await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            (labelled, correct) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        // The prediction log holds answered requests only; failed ones are requests too.
+        return new ArmEvidence(served + errors, errors, latencies, labelled, correct, absoluteErrors);
+    }
+
+    private static async Task<bool> IsRegressionAsync(NpgsqlConnection connection, string model, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT task FROM registry.models WHERE name = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = model });
+        return await command.ExecuteScalarAsync(cancellationToken) is "regression";
+    }
+
+    /// <summary>The feedback view arrives with its own migration; until it is there, canaries are judged without labels.</summary>
+    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, string relation, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = relation });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, string model, int version, DateTimeOffset since)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = model });
+        command.Parameters.Add(new NpgsqlParameter { Value = version });
+        command.Parameters.Add(new NpgsqlParameter { Value = since });
+        return command;
+    }
+}
