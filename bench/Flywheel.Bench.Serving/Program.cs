@@ -119,8 +119,10 @@ var scenarios = new (string Name, Func<int, Task<bool>> Call)[]
     ("onnxruntime-node, Node http", i => PostAsync(node, "/", bodies[i % bodies.Length])),
 };
 
+// FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
+var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var results = new List<Measurement>();
-foreach (var (name, call) in scenarios)
+foreach (var (name, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
     Console.Error.WriteLine($"Measuring {name}…");
     await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
