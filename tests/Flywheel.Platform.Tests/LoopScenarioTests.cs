@@ -192,7 +192,7 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
         await PutAsync(admin, $"/api/models/{model}/monitoring/policy", new
         {
             window = new { kind = "count", rows = 1_500 },
-            evaluation_interval_seconds = 3,
+            evaluation_interval_seconds = 5,
             minimum_rows = 1_000,
             cooldown_minutes = 60,
         });

@@ -22,6 +22,9 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
     public const string CudaProvider = "CUDAExecutionProvider";
     public const string CpuProvider = "CPUExecutionProvider";
 
+    /// <summary>Warm-up runs per batch shape before a version serves.</summary>
+    public const int WarmUpRuns = 5;
+
     private readonly InferenceOptions _options = options.Value;
     private volatile bool _cudaUnavailable;
 
@@ -84,6 +87,7 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
     public LoadedVersion Load(string model, int version, string sha256, ModelSchema schema, string path)
     {
         var (session, sessionOptions, provider) = Create(path, $"{model} v{version}");
+        LoadedVersion loaded;
         try
         {
             CheckInputs(session, schema);
@@ -95,14 +99,53 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
                 throw new InvalidOperationException($"A binary model must name two classes in '{OnnxModelContract.ClassesMetadata}'; this one names {classes.Length}.");
             }
 
-            LogLoaded(model, version, provider, sha256);
-            return new LoadedVersion(model, version, sha256, schema, session, sessionOptions, provider, classes);
+            loaded = new LoadedVersion(model, version, sha256, schema, session, sessionOptions, provider, classes);
         }
         catch
         {
             session.Dispose();
             sessionOptions.Dispose();
             throw;
+        }
+
+        try
+        {
+            WarmUp(loaded);
+        }
+        catch
+        {
+            // The version owns its session now: retiring it disposes everything it holds.
+            loaded.Retire();
+            throw;
+        }
+
+        LogLoaded(model, version, provider, sha256);
+        return loaded;
+    }
+
+    /// <summary>
+    /// Scores a few rows of plain values (each feature's minimum or zero, its first category,
+    /// false) before the version takes traffic. A session's first runs allocate its arena and
+    /// kernels, which made a new canary's first seconds several times slower than production
+    /// and a latency comparison judge the warm-up instead of the model; and a model that cannot
+    /// score a valid row is refused here rather than failing requests.
+    /// </summary>
+    private static void WarmUp(LoadedVersion loaded)
+    {
+        var row = loaded.Schema.Features.ToDictionary(
+            feature => feature.Name,
+            feature => (object?)(feature.Type switch
+            {
+                FeatureType.Numeric => feature.Min ?? 0.0,
+                FeatureType.Categorical => feature.Categories is [var first, ..] ? first : "",
+                _ => false,
+            }));
+        IReadOnlyDictionary<string, object?>[] one = [row];
+        var batch = Enumerable.Repeat<IReadOnlyDictionary<string, object?>>(row, 16).ToArray();
+        for (var i = 0; i < WarmUpRuns; i++)
+        {
+            loaded.Score(one);
+            loaded.Score(batch);
         }
     }
 
