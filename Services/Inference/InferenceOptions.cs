@@ -19,7 +19,7 @@ public sealed class InferenceOptions
 
     /// <summary>Most sessions held at once, all models together; versions past it are not loaded (and say so in the log).</summary>
     [Range(1, 1000)]
-    public int MaxLoadedVersions { get; set; } = 16;
+    public int MaxLoadedVersions { get; set; } = 64;
 
     /// <summary>Most artifacts kept in the disk cache; the least recently used go first.</summary>
     [Range(1, 10_000)]
