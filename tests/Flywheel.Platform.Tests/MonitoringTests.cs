@@ -307,8 +307,19 @@ public sealed class MonitoringTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.OK, readable.StatusCode);
         }
 
+        // Reads are open, as the registry's are (the console reads with no key); changes are not.
         using var anonymous = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
-        using (var refused = await anonymous.GetAsync($"/api/models/{model}/monitoring/policy"))
+        using (var readable = await anonymous.GetAsync($"/api/models/{model}/monitoring/policy"))
+        {
+            Assert.Equal(HttpStatusCode.OK, readable.StatusCode);
+        }
+
+        using (var readable = await anonymous.GetAsync($"/api/models/{model}/drift"))
+        {
+            Assert.Equal(HttpStatusCode.OK, readable.StatusCode);
+        }
+
+        using (var refused = await anonymous.PutAsJsonAsync($"/api/models/{model}/monitoring/policy", new { minimum_rows = 10 }))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         }
