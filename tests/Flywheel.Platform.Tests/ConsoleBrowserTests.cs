@@ -9,7 +9,8 @@ namespace Flywheel.Platform.Tests;
 /// <summary>
 /// The console in a real browser (Debian's chromium, headless), through the gateway, against a
 /// model trained by the real services: models, ingestions with their reports, runs with their
-/// steps, versions with metrics and lineage. Screenshots land in .flywheel/test-results/console.
+/// steps, versions with metrics and lineage; an operator signing in to approve a waiting canary,
+/// the audit log and the drift page. Screenshots land in .flywheel/test-results/console.
 /// </summary>
 [Collection(SharedPlatform.Name)]
 public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetime
@@ -88,6 +89,127 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "data");
     }
 
+    [Fact]
+    public async Task An_operator_signs_in_approves_a_waiting_canary_sees_it_promoted_and_audited_and_reads_the_drift_page()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("console-loop", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(1_500, seed: 31));
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 8 }, seed = 1 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
+        {
+            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+        }
+
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 12 }, seed = 2 });
+        using (var policy = await admin.PutAsJsonAsync($"/api/models/{model}/policy", new
+        {
+            require_approval = true,
+            rollout = new { canary_percent = 50, bake_minutes = 0.2, analysis_interval_seconds = 2, canary = new { min_requests = 30, min_labelled = 30 } },
+        }))
+        {
+            Assert.True(policy.IsSuccessStatusCode, await policy.Content.ReadAsStringAsync());
+        }
+
+        Guid rolloutId;
+        using (var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 }))
+        {
+            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+            rolloutId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid();
+        }
+
+        var waiting = await DriveTrafficUntilAsync(admin, model, rolloutId, state => state is "awaiting_approval" or "promoted" or "rolled_back" or "failed");
+        Assert.True(waiting.GetProperty("state").GetString() == "awaiting_approval", $"not awaiting approval: {waiting}");
+        using (var evaluated = await admin.PostAsJsonAsync($"/api/models/{model}/drift/evaluate", new { }))
+        {
+            Assert.True(evaluated.IsSuccessStatusCode, await evaluated.Content.ReadAsStringAsync());
+        }
+
+        var operatorName = "console-op-" + Guid.NewGuid().ToString("N")[..8];
+        var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
+        {
+            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
+            ViewportSize = new() { Width = 1280, Height = 900 },
+        });
+
+        // Sign in; the page goes back to the model's rollouts, in the same circuit that holds the key.
+        await page.GotoAsync($"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        // The button is enabled once the page is interactive; a value typed before then would be re-rendered away.
+        await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await page.Locator("#api-key").FillAsync(operatorKey);
+        await page.Locator("form button[type=submit]").ClickAsync();
+        await Expect(page.Locator("#signed-in-as")).ToContainTextAsync(operatorName);
+        Assert.DoesNotContain(operatorKey, await page.ContentAsync(), StringComparison.Ordinal);
+
+        var rollout = page.Locator("article.rollout").First;
+        await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "awaiting_approval");
+        await Expect(rollout.Locator("section.analysis.latest .badge")).ToHaveTextAsync("Promote");
+        await Expect(rollout.Locator("section.analysis.latest table.checks tbody tr").First).ToContainTextAsync("Traffic");
+        await Screenshot(page, "rollout", page.Locator("section[aria-labelledby=rollouts-heading]"));
+
+        await rollout.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
+        await Expect(rollout.Locator(".actions [role=alert]")).ToContainTextAsync("promote v2 to all production traffic");
+        await rollout.GetByRole(AriaRole.Button, new() { Name = "Confirm approve" }).ClickAsync();
+        await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "promoted", new() { Timeout = 60_000 });
+        await Expect(rollout.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+
+        // The audit log, filtered to this model's approvals, names the operator's key.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Audit log" }).ClickAsync();
+        await page.Locator("#audit-model").FillAsync(model);
+        await page.Locator("#audit-action").FillAsync("rollout.approved");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        var approvals = page.Locator("table.audit tbody tr");
+        await Expect(approvals).ToHaveCountAsync(1);
+        await Expect(approvals.First).ToContainTextAsync(operatorName);
+        await Expect(approvals.First).ToContainTextAsync(rolloutId.ToString());
+        await Screenshot(page, "audit");
+
+        // The drift page reads the monitor with no key: the report's features and their histograms.
+        await page.GotoAsync($"/models/{model}/drift");
+        await Expect(page.Locator("table.drift-grid tbody tr").First).ToContainTextAsync("amount");
+        await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] table.histogram-table tbody tr")).Not.ToHaveCountAsync(0);
+        await Screenshot(page, "drift");
+    }
+
+    private static async Task TrainAsync(HttpClient admin, string model, object request)
+    {
+        var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
+        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
+    }
+
+    /// <summary>Predictions through the gateway, one at a time, until the rollout reaches a state <paramref name="until"/> accepts.</summary>
+    private async Task<JsonElement> DriveTrafficUntilAsync(HttpClient admin, string model, Guid rolloutId, Func<string, bool> until)
+    {
+        using var predictor = ServingSetup.Client(_flywheel,
+            await ServingSetup.CreateKeyAsync(admin, "console-traffic-" + Guid.NewGuid().ToString("N")[..8], ["predictor"], [model], requestsPerSecond: 100_000));
+        var random = new Random(7);
+        string[] categories = ["grocery", "travel", "online", "fuel"];
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        var lastLook = DateTime.MinValue;
+        JsonElement? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var instance = new { amount = Math.Round(random.NextDouble() * 900, 2), merchant_category = categories[random.Next(4)], is_online = random.Next(2) == 1, hour = random.Next(24) };
+            await ServingSetup.PredictAsync(predictor, model, [instance]);
+            if (DateTime.UtcNow - lastLook > TimeSpan.FromSeconds(1))
+            {
+                lastLook = DateTime.UtcNow;
+                using var response = await admin.GetAsync($"/api/models/{model}/rollouts/{rolloutId}");
+                last = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>() : null;
+                if (last is { } rollout && until(rollout.GetProperty("state").GetString()!))
+                {
+                    return rollout;
+                }
+            }
+        }
+
+        Assert.Fail($"Rollout {rolloutId} of {model} did not get there: {last}");
+        return default;
+    }
+
     /// <summary>
     /// A prerendered page shows its buttons before its interactive circuit is connected, and a
     /// click in that moment does nothing; click again until the click has its effect.
@@ -113,10 +235,19 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         }
     }
 
-    private async Task Screenshot(IPage page, string name)
+    /// <summary>The whole page, or only <paramref name="part"/> of it (docs/images takes the rollout section from here).</summary>
+    private async Task Screenshot(IPage page, string name, ILocator? part = null)
     {
         var directory = Path.Combine(_flywheel.DataDirectory, "..", "..", "test-results", "console");
         Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
+        var path = Path.Combine(directory, $"{name}.png");
+        if (part is null)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        }
+        else
+        {
+            await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path });
+        }
     }
 }

@@ -31,8 +31,8 @@ public sealed class AuditPageTests : ConsoleTest
         Assert.Equal(["2026-01-04 10:13:00 UTC", "alice", "rollout.approved", "card-fraud"], Cells(page.FindAll("table.audit tbody tr")[0])[..4]);
         Assert.Equal(["Older"], page.FindAll(".pager button").Select(Text));
 
-        page.Find("#audit-model").Change("card-fraud");
-        page.Find("#audit-action").Change("rollout.approved");
+        page.Find("#audit-model").Input("card-fraud");
+        page.Find("#audit-action").Input("rollout.approved");
         page.Find("form.filters").Submit();
 
         page.WaitForAssertion(() => Assert.Single(page.FindAll("table.audit tbody tr")));

@@ -18,7 +18,7 @@ public sealed class SignInPageTests : ConsoleTest
         navigation.NavigateTo("/sign-in?return=%2Fmodels%2Fcard-fraud%3Fsection%3Drollouts");
         var page = Render<SignInPage>();
 
-        page.Find("#api-key").Change(OperatorKey);
+        page.Find("#api-key").Input(OperatorKey);
         page.Find("form").Submit();
 
         page.WaitForAssertion(() => Assert.EndsWith("/models/card-fraud?section=rollouts", navigation.Uri, StringComparison.Ordinal));
@@ -35,7 +35,7 @@ public sealed class SignInPageTests : ConsoleTest
         Registry.Problem("/api/keys/me", HttpStatusCode.Unauthorized, "Unauthorized", "The API key is unknown or revoked.");
         var page = Render<SignInPage>();
 
-        page.Find("#api-key").Change("fw_wrong");
+        page.Find("#api-key").Input("fw_wrong");
         page.Find("form").Submit();
 
         page.WaitForAssertion(() => Assert.Contains("did not accept the key", Text(page.Find("#sign-in-problem")), StringComparison.Ordinal));
