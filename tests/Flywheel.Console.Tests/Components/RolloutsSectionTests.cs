@@ -95,7 +95,7 @@ public sealed class RolloutsSectionTests : ConsoleTest
         Assert.Equal(0, Registry.Count(Approve));
 
         section.FindAll(".actions button").Single(b => Text(b) == "Cancel").Click();
-        Assert.Equal(["Approve", "Reject"], section.FindAll(".actions button").Select(Text));
+        section.WaitForAssertion(() => Assert.Equal(["Approve", "Reject"], section.FindAll(".actions button").Select(Text)));
 
         Registry.Json(Approve, CannedServing.Rollout("awaiting_approval"));
         Registry.Json(Rollouts, CannedServing.Rollouts(CannedServing.Rollout("promoted", CannedServing.PassingAnalysis, "Promoted: approved by alice.")));

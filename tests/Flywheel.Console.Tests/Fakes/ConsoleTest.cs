@@ -28,6 +28,8 @@ public abstract class ConsoleTest : BunitContext
         Services.AddScoped<OperatorSession>();
         Services.AddSingleton(Options.Create(new ConsoleOptions { RunRefreshInterval = RefreshInterval }));
         Services.AddSingleton(TimeProvider.System);
+        // As in the console: every page runs in an interactive server circuit.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
     }
 
     protected FakeRegistry Registry { get; } = new();
