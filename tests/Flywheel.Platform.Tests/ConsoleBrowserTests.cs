@@ -172,6 +172,13 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] table.histogram-table tbody tr")).Not.ToHaveCountAsync(0);
         await Screenshot(page, "drift");
+
+        // At tablet width the page reflows instead of scrolling sideways (wide tables scroll inside their box).
+        await page.SetViewportSizeAsync(768, 1024);
+        await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
+            "the drift page scrolls sideways at 768 px");
+        await Screenshot(page, "drift-tablet");
     }
 
     private static async Task TrainAsync(HttpClient admin, string model, object request)

@@ -53,6 +53,17 @@ public static class DriftGrid
         _ => "not in this report",
     };
 
+    /// <summary>A drift test's usual name: "KS", "Chi-squared", "Wasserstein", "Jensen-Shannon", "PSI".</summary>
+    public static string TestLabel(string test) => test switch
+    {
+        "kolmogorov_smirnov" => "KS",
+        "chi_squared" => "Chi-squared",
+        "wasserstein" => "Wasserstein",
+        "jensen_shannon" => "Jensen-Shannon",
+        "psi" => "PSI",
+        _ => Display.Format.Humanize(test),
+    };
+
     /// <summary>What drifted about a feature, in words: "distribution (KS p = 0.001 &lt; 0.05), missing rate".</summary>
     public static IReadOnlyList<string> Reasons(FeatureDriftView feature)
     {

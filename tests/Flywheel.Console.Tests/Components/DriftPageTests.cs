@@ -56,7 +56,9 @@ public sealed class DriftPageTests : ConsoleTest
 
         page.WaitForElement("article.feature");
         var amount = page.Find("article.feature[aria-labelledby=feature-amount]");
+        Assert.Contains("KS 0.31 vs 0.05, p = 0.001", Text(amount), StringComparison.Ordinal);
         Assert.Contains("drifted: distribution", Text(amount), StringComparison.Ordinal);
+        Assert.Contains("feature-drifted", amount.ClassList);
         var heights = amount.QuerySelectorAll("rect.bar-reference").Select(r => double.Parse(r.GetAttribute("height")!, CultureInfo.InvariantCulture)).ToList();
         var currents = amount.QuerySelectorAll("rect.bar-current").Select(r => double.Parse(r.GetAttribute("height")!, CultureInfo.InvariantCulture)).ToList();
         Assert.Equal([62.5, 37.5, 25], heights);

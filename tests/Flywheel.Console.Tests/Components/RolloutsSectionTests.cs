@@ -39,6 +39,7 @@ public sealed class RolloutsSectionTests : ConsoleTest
             ],
             checks);
         Assert.Equal("1 earlier analysis", Text(section.Find("details summary")));
+        Assert.Single(section.FindAll("details section.analysis"));
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public static class CannedServing
 
     public static string Histogram(string bins, string reference, string current) => $$"""{ "bins": {{bins}}, "reference": {{reference}}, "current": {{current}} }""";
 
-    public static string Feature(string name, bool drifted, string? test = "ks", string? histogram = null, bool missingDrifted = false, string? skipped = null) => $$"""
+    public static string Feature(string name, bool drifted, string? test = "kolmogorov_smirnov", string? histogram = null, bool missingDrifted = false, string? skipped = null) => $$"""
         { "name": "{{name}}", "test": {{(test is null ? "null" : $"\"{test}\"")}}, "statistic": {{(test is null ? "null" : "0.31")}},
           "p_value": {{(test is null ? "null" : "0.001")}}, "threshold": {{(test is null ? "null" : "0.05")}}, "drifted": {{(drifted ? "true" : "false")}},
           "reference_missing_rate": 0, "missing_rate": 0.02, "missing_rate_drifted": {{(missingDrifted ? "true" : "false")}},

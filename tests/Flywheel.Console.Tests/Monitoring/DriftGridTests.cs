@@ -31,6 +31,14 @@ public sealed class DriftGridTests
         Assert.Equal([DriftMark.Absent, DriftMark.Absent, DriftMark.Stable], grid.Rows[3].Marks);
     }
 
+    [Theory]
+    [InlineData("kolmogorov_smirnov", "KS")]
+    [InlineData("chi_squared", "Chi-squared")]
+    [InlineData("jensen_shannon", "Jensen-Shannon")]
+    [InlineData("psi", "PSI")]
+    [InlineData("some_new_test", "Some new test")]
+    public void Tests_go_by_their_usual_names(string test, string label) => Assert.Equal(label, DriftGrid.TestLabel(test));
+
     [Fact]
     public void The_reasons_name_every_check_that_drifted()
     {
