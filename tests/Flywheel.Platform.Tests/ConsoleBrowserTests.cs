@@ -51,14 +51,14 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString() });
 
-        await page.GotoAsync("/models");
+        await GoToAsync(page, "/models");
         await page.GetByRole(AriaRole.Link, new() { Name = model }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = model, Level = 1 })).ToBeVisibleAsync();
         await Expect(page.Locator("table").First).ToContainTextAsync("merchant_category");
         await Screenshot(page, "model");
 
         // Versions with their metrics, and a version's lineage.
-        await page.GotoAsync($"/models/{model}?section=versions");
+        await GoToAsync(page, $"/models/{model}?section=versions");
         await ClickUntilVisibleAsync(page.GetByRole(AriaRole.Link, new() { Name = "v1" }), page.GetByRole(AriaRole.Heading, new() { Name = $"{model} v1" }));
         var lineage = page.Locator("section[aria-labelledby=lineage-heading]");
         await Expect(lineage).ToContainTextAsync(version.GetProperty("lineage").GetProperty("snapshot_sha256").GetString()!);
@@ -68,7 +68,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "version");
 
         // The run's steps, in order, all succeeded.
-        await page.GotoAsync($"/runs/{runId}");
+        await GoToAsync(page, $"/runs/{runId}");
         var steps = page.Locator("table.timeline tbody tr");
         await Expect(steps).ToHaveCountAsync(9);
         Assert.Equal(["snapshot", "split", "train", "evaluate", "export", "parity", "profile", "upload", "register"],
@@ -77,7 +77,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "run");
 
         // The ingestion in the data section, and its report with the quarantined row's line and field.
-        await page.GotoAsync($"/models/{model}?section=data");
+        await GoToAsync(page, $"/models/{model}?section=data");
         var ingestions = page.Locator("section[aria-labelledby=ingestions-heading] tbody tr");
         await Expect(ingestions).ToHaveCountAsync(1);
         var shown = page.Locator("article.report");
@@ -134,7 +134,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         });
 
         // Sign in; the page goes back to the model's rollouts, in the same circuit that holds the key.
-        await page.GotoAsync($"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
         // The button is enabled once the page is interactive; a value typed before then would be re-rendered away.
         await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
         await page.Locator("#api-key").FillAsync(operatorKey);
@@ -166,7 +166,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "audit");
 
         // The drift page reads the monitor with no key: the report's features and their histograms.
-        await page.GotoAsync($"/models/{model}/drift");
+        await GoToAsync(page, $"/models/{model}/drift");
         await Expect(page.Locator("table.drift-grid tbody tr").First).ToContainTextAsync("amount");
         await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
@@ -215,6 +215,16 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         Assert.Fail($"Rollout {rolloutId} of {model} did not get there: {last}");
         return default;
+    }
+
+    /// <summary>
+    /// Loads a page and waits until its circuit is connected: a click before then is a plain page
+    /// load (or nothing), and a circuit that connects after it can render the page it started on.
+    /// </summary>
+    private static async Task GoToAsync(IPage page, string url)
+    {
+        await page.GotoAsync(url);
+        await Expect(page.Locator("header[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 30_000 });
     }
 
     /// <summary>
