@@ -7,13 +7,19 @@ namespace Flywheel.Console.Tests.Components;
 
 public sealed class RolloutsSectionTests : ConsoleTest
 {
+    public RolloutsSectionTests()
+    {
+        // No polling unless a test asks for it: a refresh between finding a button and clicking it would race the click.
+        Settings.RunRefreshInterval = TimeSpan.FromHours(1);
+    }
+
     private const string Rollouts = "/api/models/card-fraud/rollouts";
     private const string Approve = $"/api/models/card-fraud/rollouts/{CannedServing.RolloutId}/approve";
     private const string Reject = $"/api/models/card-fraud/rollouts/{CannedServing.RolloutId}/reject";
 
-    private IRenderedComponent<RolloutsSection> RenderSection(string rollouts, string? decisions = null)
+    private IRenderedComponent<RolloutsSection> RenderSection(string rollouts, string? decisions = null, string? thenRollouts = null)
     {
-        Registry.Json(Rollouts, rollouts);
+        Registry.Json(Rollouts, thenRollouts is null ? [rollouts] : [rollouts, thenRollouts]);
         Registry.Json("/api/models/card-fraud/retraining?limit=50", decisions ?? CannedServing.Decisions());
         return Render<RolloutsSection>(p => p.Add(x => x.ModelName, "card-fraud"));
     }
@@ -86,7 +92,10 @@ public sealed class RolloutsSectionTests : ConsoleTest
     public async Task Approving_asks_for_confirmation_then_acts_with_the_operator_s_key_and_shows_the_promotion()
     {
         await SignInAsync();
-        var section = RenderSection(CannedServing.Rollouts(CannedServing.Rollout("awaiting_approval", CannedServing.PassingAnalysis)));
+        Registry.Json(Approve, CannedServing.Rollout("awaiting_approval"));
+        var section = RenderSection(
+            CannedServing.Rollouts(CannedServing.Rollout("awaiting_approval", CannedServing.PassingAnalysis)),
+            thenRollouts: CannedServing.Rollouts(CannedServing.Rollout("promoted", CannedServing.PassingAnalysis, "Promoted: approved by alice.")));
         section.WaitForElement("article.rollout button");
 
         section.FindAll("article.rollout button").Single(b => Text(b) == "Approve").Click();
@@ -98,8 +107,6 @@ public sealed class RolloutsSectionTests : ConsoleTest
         section.FindAll(".actions button").Single(b => Text(b) == "Cancel").Click();
         section.WaitForAssertion(() => Assert.Equal(["Approve", "Reject"], section.FindAll(".actions button").Select(Text)));
 
-        Registry.Json(Approve, CannedServing.Rollout("awaiting_approval"));
-        Registry.Json(Rollouts, CannedServing.Rollouts(CannedServing.Rollout("promoted", CannedServing.PassingAnalysis, "Promoted: approved by alice.")));
         section.FindAll(".actions button").Single(b => Text(b) == "Approve").Click();
         section.FindAll(".actions button").Single(b => Text(b) == "Confirm approve").Click();
 
@@ -110,6 +117,19 @@ public sealed class RolloutsSectionTests : ConsoleTest
         Assert.All(Registry.Sent.Where(r => r.Method == "GET" && r.PathAndQuery.StartsWith(Rollouts, StringComparison.Ordinal)), r => Assert.Null(r.ApiKey));
         Assert.Equal(0, Registry.Count(Reject));
         Assert.Empty(Registry.Unexpected);
+    }
+
+    [Fact]
+    public void A_rollout_in_progress_refreshes_until_it_finishes()
+    {
+        Settings.RunRefreshInterval = RefreshInterval;
+
+        var section = RenderSection(
+            CannedServing.Rollouts(CannedServing.Rollout("canary")),
+            thenRollouts: CannedServing.Rollouts(CannedServing.Rollout("rolled_back", reason: "Rolled back: canary p95 latency 3.1 ms vs 0.4 ms.")));
+
+        section.WaitForAssertion(() => Assert.Equal("rolled_back", section.Find("article.rollout h3 .badge").GetAttribute("data-state")));
+        Assert.Contains("Rolled back: canary p95 latency 3.1 ms vs 0.4 ms.", Text(section.Find("article.rollout dl")), StringComparison.Ordinal);
     }
 
     [Fact]

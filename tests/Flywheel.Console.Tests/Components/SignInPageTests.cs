@@ -44,6 +44,17 @@ public sealed class SignInPageTests : ConsoleTest
     }
 
     [Fact]
+    public void Before_the_page_is_interactive_the_form_cannot_be_sent()
+    {
+        // Prerendered: a submit now would post the key to the server as a plain form, so the button waits for the circuit.
+        Renderer.SetRendererInfo(new RendererInfo("Static", isInteractive: false));
+
+        var page = Render<SignInPage>();
+
+        Assert.True(page.Find("form button[type=submit]").HasAttribute("disabled"));
+    }
+
+    [Fact]
     public async Task Signing_out_forgets_the_identity_and_a_return_address_elsewhere_goes_home()
     {
         var session = await SignInAsync("bob", "admin");

@@ -26,13 +26,16 @@ public abstract class ConsoleTest : BunitContext
         Services.AddSingleton(new PlatformClient(_http, NullLogger<PlatformClient>.Instance));
         Services.AddSingleton(new MonitorClient(_monitorHttp, NullLogger<MonitorClient>.Instance));
         Services.AddScoped<OperatorSession>();
-        Services.AddSingleton(Options.Create(new ConsoleOptions { RunRefreshInterval = RefreshInterval }));
+        Services.AddSingleton(Options.Create(Settings));
         Services.AddSingleton(TimeProvider.System);
         // As in the console: every page runs in an interactive server circuit.
         Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
     }
 
     protected FakeRegistry Registry { get; } = new();
+
+    /// <summary>The console's settings the pages see; a test may change them before it renders.</summary>
+    protected ConsoleOptions Settings { get; } = new() { RunRefreshInterval = RefreshInterval };
 
     protected PlatformClient Client => new(_http, NullLogger<PlatformClient>.Instance);
 
