@@ -34,7 +34,8 @@ var driftMonitor = builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNa
     .Uses(infra.Database).Uses(infra.MessageBus);
 
 var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
-    .WithReference(registry).WaitFor(registry);
+    .WithReference(registry).WaitFor(registry)
+    .WithReference(driftMonitor).WaitFor(driftMonitor);
 
 builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
     .Uses(infra.Database).Uses(infra.OnlineStore)

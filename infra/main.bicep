@@ -522,6 +522,8 @@ module consoleApp 'modules/app.bicep' = {
       { name: 'ASPNETCORE_ENVIRONMENT', value: 'Production' }
       { name: 'REGISTRY_HTTP', value: 'http://registry' }
       { name: 'services__registry__http__0', value: 'http://registry' }
+      { name: 'DRIFT_MONITOR_HTTP', value: 'http://drift-monitor' }
+      { name: 'services__drift-monitor__http__0', value: 'http://drift-monitor' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.console.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
     ]

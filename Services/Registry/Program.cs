@@ -5,6 +5,7 @@ using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Keys;
 using Flywheel.Registry.Models;
 using Flywheel.Registry.Rollouts;
+using Flywheel.Registry.Security;
 using Flywheel.Registry.Snapshots;
 using Flywheel.Registry.Training;
 using Flywheel.Registry.Versions;
@@ -34,6 +35,7 @@ app.MapVersionsApi();
 app.MapDeploymentsApi();
 app.MapRolloutsApi();
 app.MapApiKeysApi();
+app.MapAuditApi();
 app.MapBatchPredictionsApi();
 
 app.Run();

@@ -1,4 +1,5 @@
 using Flywheel.Console.Platform;
+using Flywheel.Console.Security;
 using Flywheel.Contracts;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -19,5 +20,11 @@ internal static class Extensions
             client.BaseAddress = new Uri($"https+http://{ResourceNames.Registry}");
             client.Timeout = TimeSpan.FromSeconds(10);
         });
+        builder.Services.AddHttpClient<MonitorClient>(client =>
+        {
+            client.BaseAddress = new Uri($"https+http://{ResourceNames.DriftMonitor}");
+            client.Timeout = TimeSpan.FromSeconds(10);
+        });
+        builder.Services.AddScoped<OperatorSession>();
     }
 }

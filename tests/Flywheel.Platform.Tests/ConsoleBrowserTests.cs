@@ -9,7 +9,8 @@ namespace Flywheel.Platform.Tests;
 /// <summary>
 /// The console in a real browser (Debian's chromium, headless), through the gateway, against a
 /// model trained by the real services: models, ingestions with their reports, runs with their
-/// steps, versions with metrics and lineage. Screenshots land in .flywheel/test-results/console.
+/// steps, versions with metrics and lineage; an operator signing in to approve a waiting canary,
+/// the audit log and the drift page. Screenshots land in .flywheel/test-results/console.
 /// </summary>
 [Collection(SharedPlatform.Name)]
 public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetime
@@ -50,14 +51,14 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString() });
 
-        await page.GotoAsync("/models");
+        await GoToAsync(page, "/models");
         await page.GetByRole(AriaRole.Link, new() { Name = model }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = model, Level = 1 })).ToBeVisibleAsync();
         await Expect(page.Locator("table").First).ToContainTextAsync("merchant_category");
         await Screenshot(page, "model");
 
         // Versions with their metrics, and a version's lineage.
-        await page.GotoAsync($"/models/{model}?section=versions");
+        await GoToAsync(page, $"/models/{model}?section=versions");
         await ClickUntilVisibleAsync(page.GetByRole(AriaRole.Link, new() { Name = "v1" }), page.GetByRole(AriaRole.Heading, new() { Name = $"{model} v1" }));
         var lineage = page.Locator("section[aria-labelledby=lineage-heading]");
         await Expect(lineage).ToContainTextAsync(version.GetProperty("lineage").GetProperty("snapshot_sha256").GetString()!);
@@ -67,7 +68,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "version");
 
         // The run's steps, in order, all succeeded.
-        await page.GotoAsync($"/runs/{runId}");
+        await GoToAsync(page, $"/runs/{runId}");
         var steps = page.Locator("table.timeline tbody tr");
         await Expect(steps).ToHaveCountAsync(9);
         Assert.Equal(["snapshot", "split", "train", "evaluate", "export", "parity", "profile", "upload", "register"],
@@ -76,7 +77,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "run");
 
         // The ingestion in the data section, and its report with the quarantined row's line and field.
-        await page.GotoAsync($"/models/{model}?section=data");
+        await GoToAsync(page, $"/models/{model}?section=data");
         var ingestions = page.Locator("section[aria-labelledby=ingestions-heading] tbody tr");
         await Expect(ingestions).ToHaveCountAsync(1);
         var shown = page.Locator("article.report");
@@ -86,6 +87,144 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(shown).ToContainTextAsync("amount");
         await Expect(shown).ToContainTextAsync("602");
         await Screenshot(page, "data");
+    }
+
+    [Fact]
+    public async Task An_operator_signs_in_approves_a_waiting_canary_sees_it_promoted_and_audited_and_reads_the_drift_page()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("console-loop", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(1_500, seed: 31));
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 8 }, seed = 1 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
+        {
+            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+        }
+
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 12 }, seed = 2 });
+        using (var policy = await admin.PutAsJsonAsync($"/api/models/{model}/policy", new
+        {
+            require_approval = true,
+            rollout = new { canary_percent = 50, bake_minutes = 0.2, analysis_interval_seconds = 2, canary = new { min_requests = 30, min_labelled = 30 } },
+        }))
+        {
+            Assert.True(policy.IsSuccessStatusCode, await policy.Content.ReadAsStringAsync());
+        }
+
+        Guid rolloutId;
+        using (var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 }))
+        {
+            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+            rolloutId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid();
+        }
+
+        var waiting = await DriveTrafficUntilAsync(admin, model, rolloutId, state => state is "awaiting_approval" or "promoted" or "rolled_back" or "failed");
+        Assert.True(waiting.GetProperty("state").GetString() == "awaiting_approval", $"not awaiting approval: {waiting}");
+        using (var evaluated = await admin.PostAsJsonAsync($"/api/models/{model}/drift/evaluate", new { }))
+        {
+            Assert.True(evaluated.IsSuccessStatusCode, await evaluated.Content.ReadAsStringAsync());
+        }
+
+        var operatorName = "console-op-" + Guid.NewGuid().ToString("N")[..8];
+        var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
+        {
+            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
+            ViewportSize = new() { Width = 1280, Height = 900 },
+        });
+
+        // Sign in; the page goes back to the model's rollouts, in the same circuit that holds the key.
+        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        // The button is enabled once the page is interactive; a value typed before then would be re-rendered away.
+        await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await page.Locator("#api-key").FillAsync(operatorKey);
+        await page.Locator("form button[type=submit]").ClickAsync();
+        await Expect(page.Locator("#signed-in-as")).ToContainTextAsync(operatorName);
+        Assert.DoesNotContain(operatorKey, await page.ContentAsync(), StringComparison.Ordinal);
+
+        var rollout = page.Locator("article.rollout").First;
+        await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "awaiting_approval");
+        await Expect(rollout.Locator("section.analysis.latest .badge")).ToHaveTextAsync("Promote");
+        await Expect(rollout.Locator("section.analysis.latest table.checks tbody tr").First).ToContainTextAsync("Traffic");
+        await Screenshot(page, "rollout", page.Locator("section[aria-labelledby=rollouts-heading]"));
+
+        await rollout.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
+        await Expect(rollout.Locator(".actions [role=alert]")).ToContainTextAsync("promote v2 to all production traffic");
+        await rollout.GetByRole(AriaRole.Button, new() { Name = "Confirm approve" }).ClickAsync();
+        await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "promoted", new() { Timeout = 60_000 });
+        await Expect(rollout.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+
+        // The audit log, filtered to this model's approvals, names the operator's key.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Audit log" }).ClickAsync();
+        await page.Locator("#audit-model").FillAsync(model);
+        await page.Locator("#audit-action").FillAsync("rollout.approved");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        var approvals = page.Locator("table.audit tbody tr");
+        await Expect(approvals).ToHaveCountAsync(1);
+        await Expect(approvals.First).ToContainTextAsync(operatorName);
+        await Expect(approvals.First).ToContainTextAsync(rolloutId.ToString());
+        await Screenshot(page, "audit");
+
+        // The drift page reads the monitor with no key: the report's features and their histograms.
+        await GoToAsync(page, $"/models/{model}/drift");
+        await Expect(page.Locator("table.drift-grid tbody tr").First).ToContainTextAsync("amount");
+        await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] table.histogram-table tbody tr")).Not.ToHaveCountAsync(0);
+        await Screenshot(page, "drift");
+
+        // At tablet width the page reflows instead of scrolling sideways (wide tables scroll inside their box).
+        await page.SetViewportSizeAsync(768, 1024);
+        await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
+            "the drift page scrolls sideways at 768 px");
+        await Screenshot(page, "drift-tablet");
+    }
+
+    private static async Task TrainAsync(HttpClient admin, string model, object request)
+    {
+        var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
+        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
+    }
+
+    /// <summary>Predictions through the gateway, one at a time, until the rollout reaches a state <paramref name="until"/> accepts.</summary>
+    private async Task<JsonElement> DriveTrafficUntilAsync(HttpClient admin, string model, Guid rolloutId, Func<string, bool> until)
+    {
+        using var predictor = ServingSetup.Client(_flywheel,
+            await ServingSetup.CreateKeyAsync(admin, "console-traffic-" + Guid.NewGuid().ToString("N")[..8], ["predictor"], [model], requestsPerSecond: 100_000));
+        var random = new Random(7);
+        string[] categories = ["grocery", "travel", "online", "fuel"];
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(4);
+        var lastLook = DateTime.MinValue;
+        JsonElement? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var instance = new { amount = Math.Round(random.NextDouble() * 900, 2), merchant_category = categories[random.Next(4)], is_online = random.Next(2) == 1, hour = random.Next(24) };
+            await ServingSetup.PredictAsync(predictor, model, [instance]);
+            if (DateTime.UtcNow - lastLook > TimeSpan.FromSeconds(1))
+            {
+                lastLook = DateTime.UtcNow;
+                using var response = await admin.GetAsync($"/api/models/{model}/rollouts/{rolloutId}");
+                last = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonElement>() : null;
+                if (last is { } rollout && until(rollout.GetProperty("state").GetString()!))
+                {
+                    return rollout;
+                }
+            }
+        }
+
+        Assert.Fail($"Rollout {rolloutId} of {model} did not get there: {last}");
+        return default;
+    }
+
+    /// <summary>
+    /// Loads a page and waits until its circuit is connected: a click before then is a plain page
+    /// load (or nothing), and a circuit that connects after it can render the page it started on.
+    /// </summary>
+    private static async Task GoToAsync(IPage page, string url)
+    {
+        await page.GotoAsync(url);
+        await Expect(page.Locator("header[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 30_000 });
     }
 
     /// <summary>
@@ -113,10 +252,19 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         }
     }
 
-    private async Task Screenshot(IPage page, string name)
+    /// <summary>The whole page, or only <paramref name="part"/> of it (docs/images takes the rollout section from here).</summary>
+    private async Task Screenshot(IPage page, string name, ILocator? part = null)
     {
         var directory = Path.Combine(_flywheel.DataDirectory, "..", "..", "test-results", "console");
         Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
+        var path = Path.Combine(directory, $"{name}.png");
+        if (part is null)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        }
+        else
+        {
+            await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path });
+        }
     }
 }

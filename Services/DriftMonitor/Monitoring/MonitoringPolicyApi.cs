@@ -20,7 +20,7 @@ public static class MonitoringPolicyApi
     public static void MapMonitoringPolicyApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/models/{model}/monitoring").WithTags("Monitoring");
-        api.MapGet("/policy", GetAsync).RequireAuthorization(Policies.Read).WithName("GetMonitoringPolicy")
+        api.MapGet("/policy", GetAsync).WithName("GetMonitoringPolicy")
             .WithSummary("The model's monitoring policy (the defaults until one is set).");
         api.MapPut("/policy", PutAsync).RequireAuthorization(Policies.Operate).WithName("PutMonitoringPolicy")
             .WithSummary("Replace the model's monitoring policy: window, evaluation interval, minimum rows, drift thresholds, performance tolerance, cooldown.");

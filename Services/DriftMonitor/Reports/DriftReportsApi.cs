@@ -25,9 +25,9 @@ public static class DriftReportsApi
     public static void MapDriftReportsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/models/{model}/drift").WithTags("Monitoring");
-        api.MapGet("", ListAsync).RequireAuthorization(Policies.Read).WithName("ListDriftReports")
+        api.MapGet("", ListAsync).WithName("ListDriftReports")
             .WithSummary("The model's drift and performance reports, newest first, filtered by version and creation time.");
-        api.MapGet("/{reportId}", GetAsync).RequireAuthorization(Policies.Read).WithName("GetDriftReport")
+        api.MapGet("/{reportId}", GetAsync).WithName("GetDriftReport")
             .WithSummary("One report.");
         api.MapPost("/evaluate", EvaluateAsync).RequireAuthorization(Policies.Operate).WithName("EvaluateDrift")
             .WithSummary("Evaluate the production version now over the current window (or the one given), store the report and return it.");

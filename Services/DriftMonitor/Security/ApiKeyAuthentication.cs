@@ -13,9 +13,6 @@ public static class Policies
 {
     /// <summary>Changing a policy or evaluating on demand: operators and admins, as for the registry's changes.</summary>
     public const string Operate = "operate";
-
-    /// <summary>Reading reports and policies: any valid key.</summary>
-    public const string Read = "read";
 }
 
 /// <summary>
@@ -83,8 +80,7 @@ public static class SecurityExtensions
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator))
-            .AddPolicy(Policies.Read, policy => policy.RequireAuthenticatedUser());
+            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator));
     }
 
     public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";

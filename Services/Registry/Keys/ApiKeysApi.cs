@@ -33,7 +33,15 @@ public static class ApiKeysApi
         keys.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Create a key with its roles, models and limits; the key is in this response only.");
         keys.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("Every key, revoked ones too, without the keys themselves.");
         keys.MapDelete("/{id:guid}", RevokeAsync).WithName("RevokeApiKey").WithSummary("Revoke a key: it stops working at once.");
+        // Any valid key may ask who it is: the console checks a key this way when an operator signs in with it.
+        app.MapGet("/api/keys/me", Me).RequireAuthorization().WithTags("Keys").WithName("GetOwnApiKey")
+            .WithSummary("The presented key's id, name and roles.");
     }
+
+    public static Ok<OwnApiKey> Me(ClaimsPrincipal user) => TypedResults.Ok(new OwnApiKey(
+        Guid.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier)!),
+        user.Identity?.Name ?? "unknown",
+        [.. user.FindAll(ClaimTypes.Role).Select(role => role.Value)]));
 
     public static async Task<Results<Created<CreatedApiKey>, ValidationProblem>> CreateAsync(
         CreateApiKeyRequest? request, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
@@ -274,5 +282,8 @@ public sealed record ApiKeyView(
     DateTimeOffset CreatedAt,
     string? CreatedBy,
     DateTimeOffset? RevokedAt);
+
+/// <summary>What <c>GET /api/keys/me</c> says about the key that asked.</summary>
+public sealed record OwnApiKey(Guid Id, string Name, IReadOnlyList<string> Roles);
 
 public sealed record ApiKeyList(IReadOnlyList<ApiKeyView> Keys);

@@ -12,6 +12,21 @@ public static class Links
 
     public static string Run(Guid runId) => $"/runs/{runId}";
 
+    public static string Drift(string model) => $"/models/{Escape(model)}/drift";
+
+    public static string Drift(string model, Guid reportId) => $"/models/{Escape(model)}/drift?report={reportId}";
+
+    public const string Audit = "/audit";
+
+    /// <summary>The sign-in page, coming back to <paramref name="returnTo"/> (a console path) afterwards.</summary>
+    public static string SignIn(string? returnTo = null) => returnTo is null ? "/sign-in" : $"/sign-in?return={Escape(returnTo)}";
+
+    /// <summary>Where a sign-in may go back to: a path of this console, never another site ("//evil", "https://…").</summary>
+    public static string LocalOrHome(string? returnTo) =>
+        returnTo is { Length: > 0 } && returnTo[0] == '/' && !returnTo.StartsWith("//", StringComparison.Ordinal) && !returnTo.StartsWith("/\\", StringComparison.Ordinal)
+            ? returnTo
+            : "/";
+
     /// <summary>Served by the registry through the gateway, next to the console; no key is needed to read.</summary>
     public static string Artifact(string model, int version) => $"/api/models/{Escape(model)}/versions/{version}/artifact";
 

@@ -19,6 +19,9 @@ public enum ApiProblemKind
     Timeout,
     Failed,
     Unreadable,
+
+    /// <summary>401 or 403: no key, an unknown or revoked key, or a key without the role the call needs.</summary>
+    Refused,
 }
 
 /// <summary>
@@ -39,9 +42,13 @@ public sealed record ApiProblem(ApiProblemKind Kind, string Message)
     public static ApiProblem Unreadable() =>
         new(ApiProblemKind.Unreadable, "The control plane's answer could not be read; the console and the registry may be on different versions.");
 
-    public static ApiProblem FromStatus(HttpStatusCode status, string? detail) => status == HttpStatusCode.NotFound
-        ? NotFound(detail)
-        : new(ApiProblemKind.Failed, string.IsNullOrWhiteSpace(detail)
+    public static ApiProblem FromStatus(HttpStatusCode status, string? detail) => status switch
+    {
+        HttpStatusCode.NotFound => NotFound(detail),
+        HttpStatusCode.Unauthorized => new(ApiProblemKind.Refused, "The platform did not accept the key: it is unknown or was revoked. Sign in again with a valid key."),
+        HttpStatusCode.Forbidden => new(ApiProblemKind.Refused, "The key you signed in with may not do this: it needs the operator or admin role."),
+        _ => new(ApiProblemKind.Failed, string.IsNullOrWhiteSpace(detail)
             ? $"The control plane answered HTTP {(int)status}."
-            : $"The control plane answered HTTP {(int)status}: {detail}");
+            : $"The control plane answered HTTP {(int)status}: {detail}"),
+    };
 }

@@ -1,28 +1,21 @@
 using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Polly;
 
 namespace Flywheel.Console.Platform;
 
 /// <summary>
 /// The console's view of the control plane, through the Registry's API. Every call answers with
 /// an <see cref="ApiResult{T}"/>: pages show a problem in words instead of failing when the
-/// registry is down, slow or has no such item. Only the read endpoints are called; the console
-/// holds no API key, so nothing secret can reach the browser.
+/// registry is down, slow or has no such item. Reads need no key; the console holds none of its
+/// own. The few calls that act or read the audit log carry the key of the operator who signed in
+/// (<see cref="Security.OperatorSession"/>), so the audit log names that operator.
 /// </summary>
-public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClient> logger)
+public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logger) : ApiClient(http, logger)
 {
     /// <summary>Rows of an ingestion's quarantine fetched per page.</summary>
     public const int QuarantinePageSize = 50;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // Reference profiles are written with named literals allowed (a NaN survives as "NaN").
-        NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>Audit entries fetched per page.</summary>
+    public const int AuditPageSize = 50;
 
     public Task<ApiResult<PlatformInfo>> GetInfoAsync(CancellationToken cancellationToken) =>
         GetAsync<PlatformInfo>("/api/info", cancellationToken);
@@ -56,67 +49,51 @@ public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClie
             string.Create(CultureInfo.InvariantCulture, $"/api/models/{Escape(model)}/ingestions/{ingestionId}?offset={offset}&limit={QuarantinePageSize}"),
             cancellationToken);
 
-    private async Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken cancellationToken) where T : class
-    {
-        try
-        {
-            using var response = await http.GetAsync(path, cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                return ApiResult.Fail<T>(ApiProblem.FromStatus(response.StatusCode, await ReadProblemDetailAsync(response, cancellationToken)));
-            }
+    public Task<ApiResult<DeploymentView>> GetDeploymentAsync(string model, CancellationToken cancellationToken) =>
+        GetAsync<DeploymentView>($"/api/models/{Escape(model)}/deployment", cancellationToken);
 
-            return await response.Content.ReadFromJsonAsync<T>(Json, cancellationToken) is { } value
-                ? ApiResult.Ok(value)
-                : ApiResult.Fail<T>(ApiProblem.Unreadable());
-        }
-        catch (HttpRequestException ex)
+    public Task<ApiResult<DeploymentHistoryView>> GetDeploymentHistoryAsync(string model, CancellationToken cancellationToken) =>
+        GetAsync<DeploymentHistoryView>($"/api/models/{Escape(model)}/deployment/history", cancellationToken);
+
+    public Task<ApiResult<RolloutList>> GetRolloutsAsync(string model, CancellationToken cancellationToken) =>
+        GetAsync<RolloutList>($"/api/models/{Escape(model)}/rollouts", cancellationToken);
+
+    public Task<ApiResult<RetrainingDecisionList>> GetRetrainingDecisionsAsync(string model, CancellationToken cancellationToken) =>
+        GetAsync<RetrainingDecisionList>($"/api/models/{Escape(model)}/retraining?limit=50", cancellationToken);
+
+    /// <summary>Promotes a rollout that awaits approval, as the signed-in operator.</summary>
+    public Task<ApiResult<RolloutView>> ApproveRolloutAsync(string model, Guid rolloutId, string apiKey, CancellationToken cancellationToken) =>
+        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/approve", apiKey, cancellationToken);
+
+    /// <summary>Rolls a rollout's version back, as the signed-in operator.</summary>
+    public Task<ApiResult<RolloutView>> RejectRolloutAsync(string model, Guid rolloutId, string apiKey, CancellationToken cancellationToken) =>
+        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/reject", apiKey, cancellationToken);
+
+    /// <summary>A page of the audit log, newest first; it needs an operator's or admin's key.</summary>
+    public Task<ApiResult<AuditPageView>> GetAuditAsync(string? model, string? action, long? before, string apiKey, CancellationToken cancellationToken)
+    {
+        var query = new List<string> { string.Create(CultureInfo.InvariantCulture, $"limit={AuditPageSize}") };
+        if (!string.IsNullOrWhiteSpace(model))
         {
-            LogUnreachable(ex, path);
-            return ApiResult.Fail<T>(ApiProblem.Unreachable());
+            query.Add($"model={Escape(model.Trim())}");
         }
-        catch (Exception ex) when (ex is TaskCanceledException or ExecutionRejectedException && !cancellationToken.IsCancellationRequested)
+
+        if (!string.IsNullOrWhiteSpace(action))
         {
-            // HttpClient's own timeout, or the resilience pipeline giving up (attempt timeout, open circuit).
-            LogUnreachable(ex, path);
-            return ApiResult.Fail<T>(ApiProblem.Timeout());
+            query.Add($"action={Escape(action.Trim())}");
         }
-        catch (Exception ex) when (ex is JsonException or NotSupportedException)
+
+        if (before is { } id)
         {
-            LogUnreadable(ex, path);
-            return ApiResult.Fail<T>(ApiProblem.Unreadable());
+            query.Add(string.Create(CultureInfo.InvariantCulture, $"before={id}"));
         }
+
+        return GetAsync<AuditPageView>($"/api/audit?{string.Join('&', query)}", cancellationToken, apiKey);
     }
 
-    /// <summary>The RFC 7807 <c>detail</c> (or <c>title</c>) of an error answer, when it has one.</summary>
-    private static async Task<string?> ReadProblemDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentType?.MediaType is not ("application/problem+json" or "application/json"))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-            return problem.RootElement.ValueKind != JsonValueKind.Object ? null
-                : problem.RootElement.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String ? detail.GetString()
-                : problem.RootElement.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String ? title.GetString()
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static string Escape(string segment) => Uri.EscapeDataString(segment);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The control plane did not answer GET {Path}")]
-    private partial void LogUnreachable(Exception exception, string path);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The control plane's answer to GET {Path} could not be read")]
-    private partial void LogUnreadable(Exception exception, string path);
+    /// <summary>Who a key is: how a sign-in checks the key it was given.</summary>
+    public Task<ApiResult<OwnKeyView>> GetOwnKeyAsync(string apiKey, CancellationToken cancellationToken) =>
+        GetAsync<OwnKeyView>("/api/keys/me", cancellationToken, apiKey);
 }
 
 public sealed record PlatformInfo(string Service, string Version, string Environment);

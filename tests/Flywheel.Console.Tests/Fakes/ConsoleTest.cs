@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using AngleSharp.Dom;
 using Bunit;
 using Flywheel.Console.Platform;
+using Flywheel.Console.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -15,18 +16,41 @@ public abstract class ConsoleTest : BunitContext
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(20);
 
     private readonly HttpClient _http;
+    private readonly HttpClient _monitorHttp;
 
     protected ConsoleTest()
     {
         _http = new HttpClient(Registry) { BaseAddress = new Uri("http://registry.test") };
+        // The monitor's paths (/api/models/{m}/drift...) do not overlap the registry's, so one fake answers both.
+        _monitorHttp = new HttpClient(Registry) { BaseAddress = new Uri("http://monitor.test") };
         Services.AddSingleton(new PlatformClient(_http, NullLogger<PlatformClient>.Instance));
-        Services.AddSingleton(Options.Create(new ConsoleOptions { RunRefreshInterval = RefreshInterval }));
+        Services.AddSingleton(new MonitorClient(_monitorHttp, NullLogger<MonitorClient>.Instance));
+        Services.AddScoped<OperatorSession>();
+        Services.AddSingleton(Options.Create(Settings));
         Services.AddSingleton(TimeProvider.System);
+        // As in the console: every page runs in an interactive server circuit.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
     }
 
     protected FakeRegistry Registry { get; } = new();
 
+    /// <summary>The console's settings the pages see; a test may change them before it renders.</summary>
+    protected ConsoleOptions Settings { get; } = new() { RunRefreshInterval = RefreshInterval };
+
     protected PlatformClient Client => new(_http, NullLogger<PlatformClient>.Instance);
+
+    /// <summary>The key a signed-in test operator holds.</summary>
+    public const string OperatorKey = "fw_test-operator-key";
+
+    /// <summary>Signs this test's circuit in with a key the fake registry knows to have <paramref name="roles"/>.</summary>
+    protected async Task<OperatorSession> SignInAsync(string name = "alice", params string[] roles)
+    {
+        roles = roles.Length == 0 ? ["operator"] : roles;
+        Registry.Json("/api/keys/me", $$"""{ "id": "0190a6b2-9999-7000-8000-000000000009", "name": "{{name}}", "roles": [{{string.Join(",", roles.Select(r => $"\"{r}\""))}}] }""");
+        var session = Services.GetRequiredService<OperatorSession>();
+        Assert.Null(await session.SignInAsync(OperatorKey, CancellationToken.None));
+        return session;
+    }
 
     /// <summary>An element's text as a reader sees it: runs of white space as one space.</summary>
     protected static string Text(INode node) => Regex.Replace(node.TextContent, @"\s+", " ").Trim();
@@ -40,6 +64,7 @@ public abstract class ConsoleTest : BunitContext
         if (disposing)
         {
             _http.Dispose();
+            _monitorHttp.Dispose();
         }
     }
 }

@@ -14,11 +14,15 @@ public sealed class FakeRegistry : HttpMessageHandler
     private readonly ConcurrentDictionary<string, ConcurrentQueue<Func<HttpResponseMessage>>> _answers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
+    private readonly ConcurrentQueue<SentRequest> _sent = new();
     private bool _down;
 
     public IReadOnlyList<string> Requests => [.. _requests];
 
     public IReadOnlyList<string> Unexpected => [.. _unexpected];
+
+    /// <summary>Every request with its method and the API key it carried (null: none).</summary>
+    public IReadOnlyList<SentRequest> Sent => [.. _sent];
 
     public int Count(string pathAndQuery) => _requests.Count(r => r == pathAndQuery);
 
@@ -59,6 +63,8 @@ public sealed class FakeRegistry : HttpMessageHandler
         cancellationToken.ThrowIfCancellationRequested();
         var key = request.RequestUri!.PathAndQuery;
         _requests.Enqueue(key);
+        _sent.Enqueue(new SentRequest(request.Method.Method, key,
+            request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null));
         if (_down)
         {
             throw new HttpRequestException("Connection refused (registry.internal:8443)", null, null);
@@ -78,3 +84,5 @@ public sealed class FakeRegistry : HttpMessageHandler
         return Task.FromResult(answer());
     }
 }
+
+public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey);

@@ -1,0 +1,68 @@
+namespace Flywheel.Console.Platform;
+
+// Deployments, rollouts and retraining decisions as the registry writes them (docs/rollouts.md).
+// States, outcomes and actions stay strings: a value the console does not know yet still shows.
+
+/// <summary>A model's current traffic; the registry answers 404 while the model is not deployed.</summary>
+public sealed record DeploymentView(
+    string Model,
+    long Revision,
+    int Production,
+    CanaryTrafficView? Canary,
+    ShadowTrafficView? Shadow,
+    string? StickyBy,
+    DateTimeOffset UpdatedAt,
+    string UpdatedBy,
+    string? Reason);
+
+public sealed record CanaryTrafficView(int Version, double Percent, bool AutoPromote);
+
+public sealed record ShadowTrafficView(int Version, double Percent);
+
+/// <summary>The traffic changes, newest first; each entry's before and after deployments are not needed here.</summary>
+public sealed record DeploymentHistoryView(string Model, IReadOnlyList<DeploymentHistoryEntryView> History);
+
+public sealed record DeploymentHistoryEntryView(long Revision, DateTimeOffset At, string Actor, string Action, string? Reason);
+
+public sealed record RolloutList(string Model, IReadOnlyList<RolloutView> Rollouts);
+
+public sealed record RolloutView(
+    Guid RolloutId,
+    string Model,
+    int Version,
+    int ProductionVersion,
+    string State,
+    string Trigger,
+    string RequestedBy,
+    DateTimeOffset RequestedAt,
+    DateTimeOffset UpdatedAt,
+    bool RequireApproval,
+    DateTimeOffset? ShadowStartedAt,
+    DateTimeOffset? CanaryStartedAt,
+    DateTimeOffset? BakeEndsAt,
+    string? Reason,
+    IReadOnlyList<RolloutEventView> Timeline,
+    IReadOnlyList<RolloutAnalysisView> Analyses);
+
+public sealed record RolloutEventView(DateTimeOffset At, string Event, string Detail);
+
+/// <param name="Outcome"><c>promote</c>, <c>roll_back</c> or <c>continue</c>.</param>
+public sealed record RolloutAnalysisView(
+    DateTimeOffset At, bool BakeComplete, string Outcome, string Reason, IReadOnlyList<CanaryCheckView> Checks, long ProductionRequests, long CanaryRequests);
+
+/// <summary>One comparison of the arms; the numbers are null where the check did not compute them.</summary>
+public sealed record CanaryCheckView(string Name, bool Passed, string Detail, double? Production, double? Canary, double? PValue);
+
+public sealed record RetrainingDecisionList(string Model, IReadOnlyList<RetrainingDecisionView> Decisions);
+
+/// <param name="Decision"><c>started</c> or <c>skipped</c>.</param>
+public sealed record RetrainingDecisionView(
+    Guid Id, string Trigger, string Decision, string Reason, Guid? RunId, int? ParentVersion, string RequestedBy, DateTimeOffset At);
+
+/// <summary>A page of the audit log, newest first; <see cref="NextBefore"/> reads the next, older page.</summary>
+public sealed record AuditPageView(IReadOnlyList<AuditEntryView> Entries, long? NextBefore);
+
+public sealed record AuditEntryView(long Id, DateTimeOffset At, string Actor, string Action, string Subject, System.Text.Json.JsonElement? Detail);
+
+/// <summary>The key an operator signed in with, as <c>GET /api/keys/me</c> describes it.</summary>
+public sealed record OwnKeyView(Guid Id, string Name, IReadOnlyList<string> Roles);
