@@ -428,10 +428,17 @@ public sealed class MonitoringTests(PlatformFixture fixture)
     private static Dictionary<string, JsonElement> Features(JsonElement report) =>
         report.GetProperty("features").EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
 
+    /// <summary>
+    /// The ids of the reports this test asked for, newest first. The schedule looks at a newly
+    /// deployed model once as soon as its window holds enough rows (an hour's interval only starts
+    /// after that), so a report of its own may sit among them.
+    /// </summary>
     private static async Task<List<Guid>> ReportIdsAsync(HttpClient client, string uri)
     {
         var list = await client.GetFromJsonAsync<JsonElement>(uri);
-        return [.. list.GetProperty("reports").EnumerateArray().Select(r => r.GetProperty("report_id").GetGuid())];
+        return [.. list.GetProperty("reports").EnumerateArray()
+            .Where(r => r.GetProperty("trigger").GetString() == "manual")
+            .Select(r => r.GetProperty("report_id").GetGuid())];
     }
 
     private sealed record StoredReport(Guid ReportId, bool Drifted, long Rows);
