@@ -13,7 +13,7 @@ internal static class Extensions
         builder.AddMessaging();
         builder.AddOutbox(DatabaseSchemas.Monitoring);
         builder.AddDeploymentCatalog();
-        builder.AddApiKeyAuthentication();
+        builder.AddMonitorSecurity();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<MonitorMetrics>();
         builder.Services.AddSingleton<WindowEvaluator>();

@@ -23,8 +23,7 @@ internal static class Extensions
             bus.AddConsumer<ChangeTrafficConsumer>(typeof(RegistryConsumerDefinition<ChangeTrafficConsumer>));
         });
         builder.AddOutbox(DatabaseSchemas.Registry);
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.AddApiKeyAuthentication();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator))
             .AddPolicy(Policies.Administer, policy => policy.RequireRole(Roles.Admin));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
 using Xunit.Abstractions;
 
 namespace Flywheel.Platform.Tests;
@@ -145,7 +146,27 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
             await Task.Delay(50);
         }
 
-        await Task.Delay(1000);
+        // The log is written off the request path: wait until every window's rows are in it.
+        await using (var database = await _flywheel.OpenDatabaseAsync())
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            long logged = 0;
+            while (DateTime.UtcNow < deadline)
+            {
+                await using var count = new NpgsqlCommand("SELECT count(*) FROM inference.predictions WHERE model = $1", database);
+                count.Parameters.Add(new NpgsqlParameter { Value = model });
+                logged = (long)(await count.ExecuteScalarAsync())!;
+                if (logged >= Windows * 300)
+                {
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+
+            Assert.True(logged >= Windows * 300, $"only {logged} of {Windows * 300} predictions reached the log");
+        }
+
         var drifted = 0;
         foreach (var (from, to) in bounds)
         {

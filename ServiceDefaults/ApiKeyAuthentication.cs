@@ -1,26 +1,22 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Flywheel.Contracts;
 using Flywheel.Core.Serving;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Flywheel.DriftMonitor.Security;
-
-public static class Policies
-{
-    /// <summary>Changing a policy or evaluating on demand: operators and admins, as for the registry's changes.</summary>
-    public const string Operate = "operate";
-}
+namespace Flywheel.Security;
 
 /// <summary>
-/// The registry's API-key scheme (<c>Flywheel.Registry.Security.ApiKeyAuthenticationHandler</c>):
-/// <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key</c>, checked against the hashed,
-/// unrevoked keys in <c>registry.api_keys</c>, roles as role claims. The monitor serves part of
-/// the public /api surface behind the same gateway, so a key must mean the same thing here; it
-/// checks the key itself rather than trusting a header the gateway could be bypassed around.
+/// Authenticates <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key: &lt;key&gt;</c> against the
+/// hashed, unrevoked keys in <c>registry.api_keys</c>; the key's roles become role claims. Every
+/// service that serves part of the public /api surface checks the key itself with this one
+/// handler, so a key means the same everywhere and no service trusts a header the gateway could
+/// be bypassed around.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, NpgsqlDataSource database)
@@ -73,17 +69,12 @@ public sealed class ApiKeyAuthenticationHandler(
     }
 }
 
-public static class SecurityExtensions
+public static class ApiKeyAuthenticationExtensions
 {
-    public static void AddApiKeyAuthentication(this IHostApplicationBuilder builder)
-    {
+    /// <summary>Makes API keys the default authentication scheme; each service adds its own authorization policies.</summary>
+    public static AuthenticationBuilder AddApiKeyAuthentication(this IHostApplicationBuilder builder) =>
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator));
-    }
-
-    public static string Actor(this ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
 }
 
 /// <summary>Appends to the platform's audit log (<c>registry.audit_log</c>) inside the transaction of the change it records.</summary>
