@@ -15,6 +15,7 @@ internal static class Extensions
         builder.AddDeploymentCatalog();
         builder.AddMonitorSecurity();
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<MonitorMetrics>();
         builder.Services.AddSingleton<WindowEvaluator>();
         builder.Services.AddHostedService<MonitorLoop>();

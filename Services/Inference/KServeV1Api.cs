@@ -79,8 +79,17 @@ public static class KServeV1Api
                 return Requests.Invalid(validated.Errors);
             }
 
-            var predictions = await services.Predictor.PredictAsync(
-                lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            Predictions predictions;
+            try
+            {
+                predictions = await services.Predictor.PredictAsync(
+                    lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            }
+            catch (ScoringFailedException exception)
+            {
+                return Requests.ScoringFailed(exception);
+            }
+
             http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return TypedResults.Ok(new PredictResponse(
                 predictions.Outputs,

@@ -123,8 +123,17 @@ public static class OpenInferenceProtocolApi
                 return Requests.Invalid(validated.Errors);
             }
 
-            var predictions = await services.Predictor.PredictAsync(
-                lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            Predictions predictions;
+            try
+            {
+                predictions = await services.Predictor.PredictAsync(
+                    lease, validated.Rows, validated.EntityIds, Requests.Context(http.Request, Protocol, started), cancellationToken);
+            }
+            catch (ScoringFailedException exception)
+            {
+                return Requests.ScoringFailed(exception);
+            }
+
             http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(CultureInfo.InvariantCulture);
             var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
             return TypedResults.Ok(new InferResponse(

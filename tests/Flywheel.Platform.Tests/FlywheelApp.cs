@@ -28,6 +28,9 @@ public sealed class FlywheelApp : IAsyncDisposable
         ResourceNames.Postgres, ResourceNames.Redis, ResourceNames.RabbitMq, ResourceNames.Azurite,
     ];
 
+    /// <summary>The schedule's interval for models without a monitoring policy, in the tests' platform: one week.</summary>
+    public const int DefaultEvaluationIntervalSeconds = 7 * 24 * 3600;
+
     private readonly string _dataDirectory;
 
     private FlywheelApp(DistributedApplication app, string dataDirectory)
@@ -63,6 +66,12 @@ public sealed class FlywheelApp : IAsyncDisposable
             // Every service's log on the test's output (dotnet test --logger "console;verbosity=detailed").
             builder.Services.AddLogging(logging => logging.AddSimpleConsole().AddFilter("Flywheel.AppHost.Resources", LogLevel.Information));
         }
+        // The shared platform serves many tests' models at once. The schedule evaluates only models
+        // whose test sets a monitoring policy; on the others, the default schedule would find the
+        // tests' repeated requests drifted and retrain and canary them under later tests.
+        var monitor = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == ResourceNames.DriftMonitor);
+        builder.CreateResourceBuilder(monitor).WithEnvironment("Flywheel__Monitoring__DefaultEvaluationIntervalSeconds",
+            DefaultEvaluationIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var app = await builder.BuildAsync(timeout.Token);
         var flywheel = new FlywheelApp(app, data);
         try

@@ -240,7 +240,8 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         var policy = defaults.GetProperty("policy");
         Assert.Equal("time", policy.GetProperty("window").GetProperty("kind").GetString());
         Assert.Equal(60, policy.GetProperty("window").GetProperty("minutes").GetInt32());
-        Assert.Equal(300, policy.GetProperty("evaluation_interval_seconds").GetInt32());
+        // The platform-wide default for models without a policy (300 s unless configured; the tests' platform sets it).
+        Assert.Equal(FlywheelApp.DefaultEvaluationIntervalSeconds, policy.GetProperty("evaluation_interval_seconds").GetInt32());
         Assert.Equal(100, policy.GetProperty("minimum_rows").GetInt32());
         Assert.Equal(0.05, policy.GetProperty("drift").GetProperty("ks_p_value").GetDouble());
         Assert.Equal(1000, policy.GetProperty("drift").GetProperty("large_sample").GetInt64());

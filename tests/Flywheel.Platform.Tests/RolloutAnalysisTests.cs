@@ -115,6 +115,133 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_canary_that_fails_requests_is_rolled_back_for_its_error_rate_and_every_failure_is_logged_against_it()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await DeployedModelAsync(admin, "faulty");
+        var version = await RegisterFaultyVersionAsync(admin, model);
+        await PutPolicyAsync(admin, model, new { rollout = QuickRollout() });
+        var rolloutId = await StartRolloutAsync(admin, model, version);
+
+        // Amounts across [0, 900): the faulty version fails a third of its requests, production none.
+        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "faulty-traffic", ["predictor"], [model], requestsPerSecond: 100_000));
+        var random = new Random(11);
+        var answered = new Dictionary<int, int>();
+        var failed = new List<JsonElement>();
+        var deadline = DateTime.UtcNow + RolloutTimeout;
+        JsonElement rollout = default;
+        while (true)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the rollout of the faulty version did not finish: {rollout}");
+            var instance = new { amount = Math.Round(random.NextDouble() * 900, 2), merchant_category = "grocery", is_online = false, hour = 12 };
+            using var response = await predictor.PostAsJsonAsync($"/v1/models/{model}:predict", new { instances = new[] { instance } });
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var served = body.GetProperty("model_version").GetInt32();
+                answered[served] = answered.GetValueOrDefault(served) + 1;
+            }
+            else
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.InternalServerError, $"predict answered {(int)response.StatusCode}: {body}");
+                Assert.True(instance.amount >= FaultyOnnxModel.FailsFrom, $"an amount the faulty model can score failed: {instance.amount}");
+                failed.Add(body);
+            }
+
+            if ((answered.Values.Sum() + failed.Count) % 10 == 0)
+            {
+                rollout = await RolloutAsync(admin, model, rolloutId);
+                if (rollout.GetProperty("state").GetString() is "promoted" or "rolled_back" or "failed")
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.True(rollout.GetProperty("state").GetString() == "rolled_back", $"not rolled back: {rollout}");
+        Assert.NotEmpty(failed);
+        Assert.True(answered.GetValueOrDefault(version) > 0, "the faulty version never answered: its small amounts should score");
+        var problem = failed[0];
+        Assert.Equal("The model failed to score the request", problem.GetProperty("title").GetString());
+        Assert.Equal(version, problem.GetProperty("model_version").GetInt32());
+        Assert.Contains("Gather", problem.GetProperty("detail").GetString());
+
+        // The analysis judged it on the errors the workers logged: the error-rate check failed.
+        var decisive = rollout.GetProperty("analyses").EnumerateArray().Last();
+        Assert.Equal("roll_back", decisive.GetProperty("outcome").GetString());
+        var errorRate = decisive.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "error_rate");
+        Assert.False(errorRate.GetProperty("passed").GetBoolean());
+        Assert.Equal(0, errorRate.GetProperty("production").GetDouble());
+        Assert.InRange(errorRate.GetProperty("canary").GetDouble(), 0.05, 1);
+        var history = await HistoryAsync(admin, model);
+        Assert.Equal(("orchestrator", "rollback"), (history[0].GetProperty("actor").GetString(), history[0].GetProperty("action").GetString()));
+        Assert.Contains("canary error rate", history[0].GetProperty("reason").GetString());
+        var deployment = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
+        Assert.Equal(1, deployment.GetProperty("production").GetInt32());
+        Assert.Equal(JsonValueKind.Null, deployment.GetProperty("canary").ValueKind);
+
+        // Every failed request is in the error log once, against the faulty version, with the caller and ONNX Runtime's reason.
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        var logged = new List<(int Version, int Rows, int Status, string Error, string? Caller)>();
+        for (var wait = DateTime.UtcNow + TimeSpan.FromSeconds(15); DateTime.UtcNow < wait && logged.Count < failed.Count; await Task.Delay(200))
+        {
+            logged.Clear();
+            await using var errors = new NpgsqlCommand("SELECT version, rows, status, error, caller FROM inference.prediction_errors WHERE model = $1", database);
+            errors.Parameters.Add(new NpgsqlParameter { Value = model });
+            await using var reader = await errors.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                logged.Add((reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            }
+        }
+
+        Assert.Equal(failed.Count, logged.Count);
+        Assert.All(logged, error =>
+        {
+            Assert.Equal((version, 1, 500, "faulty-traffic"), (error.Version, error.Rows, error.Status, error.Caller));
+            Assert.Contains("indices element out of data bounds", error.Error);
+        });
+    }
+
+    /// <summary>
+    /// Registers version 2 of <paramref name="model"/> as a copy of version 1's record whose artifact
+    /// is <see cref="FaultyOnnxModel"/>, stored in Blob by its hash like every artifact. (No training
+    /// run produces a model that fails at run time, so the test stores one as the trainer would.)
+    /// </summary>
+    private async Task<int> RegisterFaultyVersionAsync(HttpClient admin, string model)
+    {
+        var first = await admin.GetByteArrayAsync($"/api/models/{model}/versions/1/artifact");
+        string classes;
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(first))
+        {
+            classes = session.ModelMetadata.CustomMetadataMap["flywheel.classes"];
+        }
+
+        var onnx = FaultyOnnxModel.Build(classes);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(onnx));
+        var blobs = new Azure.Storage.Blobs.BlobServiceClient(await _flywheel.ConnectionStringAsync(Flywheel.Contracts.ResourceNames.Artifacts));
+        var blob = blobs.GetBlobContainerClient(Flywheel.Contracts.BlobContainers.Models).GetBlobClient($"{model}/{sha256}.onnx");
+        await blob.UploadAsync(new BinaryData(onnx), overwrite: true);
+
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        // Version 1's record, with the faulty artifact's address (same container, path by hash) and hash.
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO registry.model_versions (model, version, run_id, metrics, artifact_uri, artifact_sha256, artifact_bytes,
+                parity_max_abs_diff, parity_max_rel_diff, parity_rows, reference_profile, snapshot_id, snapshot_sha256, rows,
+                trainer, hyperparameters, seed, code_version, parent_version, trigger, split)
+            SELECT model, 2, gen_random_uuid(), metrics, replace(artifact_uri, artifact_sha256, $2), $2, $3,
+                parity_max_abs_diff, parity_max_rel_diff, parity_rows, reference_profile, snapshot_id, snapshot_sha256, rows,
+                trainer, hyperparameters, seed, code_version, 1, 'manual', split
+            FROM registry.model_versions WHERE model = $1 AND version = 1
+            """, database);
+        insert.Parameters.Add(new NpgsqlParameter { Value = model });
+        insert.Parameters.Add(new NpgsqlParameter { Value = sha256 });
+        insert.Parameters.Add(new NpgsqlParameter { Value = (long)onnx.Length });
+        Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+        return 2;
+    }
+
+    [Fact]
     public async Task With_require_approval_a_passing_canary_waits_for_an_operator_approval_promotes_and_rejection_rolls_back_both_audited()
     {
         var admin = _flywheel.AdminGateway();

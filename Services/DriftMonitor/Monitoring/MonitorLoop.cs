@@ -7,12 +7,14 @@ namespace Flywheel.DriftMonitor.Monitoring;
 
 /// <summary>
 /// The schedule: every second, each deployed model whose policy interval has passed since its
-/// last evaluation gets its production version's current window evaluated. One instance is meant
+/// last evaluation (or since the monitor first saw it deployed) gets its production version's
+/// current window evaluated. One instance is meant
 /// to run; a second would only evaluate twice as often, because the episode row lock keeps the
 /// events to one per episode either way.
 /// </summary>
 public sealed partial class MonitorLoop(
-    DeploymentCatalog deployments, NpgsqlDataSource database, WindowEvaluator evaluator, IOptions<JsonOptions> json, TimeProvider clock, ILogger<MonitorLoop> logger)
+    DeploymentCatalog deployments, NpgsqlDataSource database, WindowEvaluator evaluator, IOptions<JsonOptions> json, IOptions<MonitoringOptions> options,
+    TimeProvider clock, ILogger<MonitorLoop> logger)
     : BackgroundService
 {
     /// <summary>How often the schedule looks for due models; policies may not ask for less than <see cref="MonitoringPolicy.MinEvaluationIntervalSeconds"/>.</summary>
@@ -50,9 +52,18 @@ public sealed partial class MonitorLoop(
         var policies = await MonitoredModels.PoliciesAsync(database, json.Value.SerializerOptions, cancellationToken);
         foreach (var (model, deployment) in current)
         {
-            var policy = policies.GetValueOrDefault(model) ?? MonitoringPolicy.Default.Normalised();
+            var policy = policies.GetValueOrDefault(model) ?? options.Value.DefaultPolicy;
             var now = clock.GetUtcNow();
-            if (_lastEvaluated.TryGetValue(model, out var last) && now - last < TimeSpan.FromSeconds(policy.EvaluationIntervalSeconds))
+            if (!_lastEvaluated.TryGetValue(model, out var last))
+            {
+                // A model just deployed (or first seen since the monitor started) is first evaluated
+                // one interval later: its window needs time to fill, and its first seconds of
+                // traffic (warm-up checks, a few repeated requests) are not what it will serve.
+                _lastEvaluated[model] = now;
+                continue;
+            }
+
+            if (now - last < TimeSpan.FromSeconds(policy.EvaluationIntervalSeconds))
             {
                 continue;
             }

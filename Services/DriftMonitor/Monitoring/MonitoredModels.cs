@@ -76,16 +76,16 @@ public static class MonitoredModels
         return new MonitoredVersion(version, profile, metrics);
     }
 
-    /// <summary>The model's stored policy, or the defaults; every part filled in.</summary>
+    /// <summary>The model's stored policy, or <paramref name="defaults"/>; every part filled in.</summary>
     public static async Task<(MonitoringPolicy Policy, DateTimeOffset? UpdatedAt, string? UpdatedBy)> PolicyAsync(
-        NpgsqlDataSource database, string model, JsonSerializerOptions json, CancellationToken cancellationToken)
+        NpgsqlDataSource database, string model, MonitoringPolicy defaults, JsonSerializerOptions json, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand("SELECT policy::text, updated_at, updated_by FROM monitoring.policies WHERE model = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
-            return (MonitoringPolicy.Default.Normalised(), null, null);
+            return (defaults, null, null);
         }
 
         var policy = JsonSerializer.Deserialize<MonitoringPolicy>(reader.GetString(0), json) ?? MonitoringPolicy.Default;

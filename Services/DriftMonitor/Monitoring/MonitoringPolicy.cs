@@ -28,7 +28,7 @@ public sealed record MonitoringWindow(WindowKind Kind = WindowKind.Time, int Min
 /// <param name="CooldownMinutes">Within an open episode, another event only after this long since the last one.</param>
 public sealed record MonitoringPolicy(
     MonitoringWindow? Window = null,
-    int EvaluationIntervalSeconds = 300,
+    int EvaluationIntervalSeconds = MonitoringPolicy.DefaultEvaluationIntervalSeconds,
     int MinimumRows = 100,
     DriftPolicy? Drift = null,
     double PerformanceTolerance = 0.05,
@@ -39,6 +39,8 @@ public sealed record MonitoringPolicy(
 
     /// <summary>Short enough for tests and demos, long enough that a model cannot keep the monitor busy.</summary>
     public const int MinEvaluationIntervalSeconds = 5;
+
+    public const int DefaultEvaluationIntervalSeconds = 300;
 
     public static MonitoringPolicy Default { get; } = new();
 

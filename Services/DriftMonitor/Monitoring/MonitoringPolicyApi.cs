@@ -27,19 +27,20 @@ public static class MonitoringPolicyApi
     }
 
     public static async Task<Results<Ok<MonitoringPolicyView>, ProblemHttpResult>> GetAsync(
-        string model, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        string model, NpgsqlDataSource database, IOptions<JsonOptions> json, IOptions<MonitoringOptions> monitoring, CancellationToken cancellationToken)
     {
         if (await MonitoredModels.FindSchemaAsync(database, model, cancellationToken) is null)
         {
             return ModelNotFound(model);
         }
 
-        var (policy, updatedAt, updatedBy) = await MonitoredModels.PolicyAsync(database, model, json.Value.SerializerOptions, cancellationToken);
+        var (policy, updatedAt, updatedBy) = await MonitoredModels.PolicyAsync(database, model, monitoring.Value.DefaultPolicy, json.Value.SerializerOptions, cancellationToken);
         return TypedResults.Ok(new MonitoringPolicyView(model, policy, updatedAt, updatedBy));
     }
 
     public static async Task<Results<Ok<MonitoringPolicyView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        string model, MonitoringPolicy? policy, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        string model, MonitoringPolicy? policy, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> json,
+        IOptions<MonitoringOptions> monitoring, CancellationToken cancellationToken)
     {
         if (policy is null)
         {
@@ -59,7 +60,7 @@ public static class MonitoringPolicyApi
         }
 
         var options = json.Value.SerializerOptions;
-        var (previous, previousAt, _) = await MonitoredModels.PolicyAsync(database, model, options, cancellationToken);
+        var (previous, previousAt, _) = await MonitoredModels.PolicyAsync(database, model, monitoring.Value.DefaultPolicy, options, cancellationToken);
         var stored = policy.Normalised();
         var actor = user.Actor();
         await using var connection = await database.OpenConnectionAsync(cancellationToken);

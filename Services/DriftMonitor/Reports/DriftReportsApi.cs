@@ -115,7 +115,7 @@ public static class DriftReportsApi
 
     public static async Task<Results<Ok<MonitoringReport>, ValidationProblem, ProblemHttpResult>> EvaluateAsync(
         string model, EvaluateRequest? request, NpgsqlDataSource database, WindowEvaluator evaluator, TimeProvider clock,
-        IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        IOptions<JsonOptions> json, IOptions<MonitoringOptions> monitoring, CancellationToken cancellationToken)
     {
         request ??= new EvaluateRequest();
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -146,7 +146,7 @@ public static class DriftReportsApi
                 title: "Model not deployed", detail: $"Model '{model}' serves no version, so there is no traffic to evaluate.", statusCode: StatusCodes.Status409Conflict);
         }
 
-        var (policy, _, _) = await MonitoredModels.PolicyAsync(database, model, json.Value.SerializerOptions, cancellationToken);
+        var (policy, _, _) = await MonitoredModels.PolicyAsync(database, model, monitoring.Value.DefaultPolicy, json.Value.SerializerOptions, cancellationToken);
         var outcome = await evaluator.EvaluateAsync(schema, version, policy, request.From, request.To, ReportTriggers.Manual, cancellationToken);
         return TypedResults.Ok(outcome.Report!);
     }

@@ -18,6 +18,15 @@ public sealed record PredictionContext(string Protocol, bool Shadow, string? Cal
 public sealed record Predictions(
     ScoredRow[] Rows, IReadOnlyDictionary<string, object?>[] Outputs, Guid[] PredictionIds, bool[] Cached, int BatchSize);
 
+/// <summary>A leased version failed to score valid rows (the model's fault, not the request's): answered as 500 and logged as the version's error.</summary>
+public sealed class ScoringFailedException(string model, int version, Exception inner)
+    : Exception($"Version {version} of '{model}' failed to score the request: {inner.Message}", inner)
+{
+    public string Model { get; } = model;
+
+    public int Version { get; } = version;
+}
+
 /// <summary>
 /// Scores validated rows with a leased version: the prediction cache first where the model opts
 /// in (a Redis failure only means computing), the rest through the version's batcher, then one
@@ -28,6 +37,7 @@ public sealed partial class Predictor(
     InferenceMetrics metrics,
     IOptions<InferenceOptions> options,
     IPredictionLog log,
+    IPredictionErrorLog errors,
     ILogger<Predictor> logger)
 {
     /// <summary>The latest stored features of each entity, in one round trip; entities with none are absent.</summary>
@@ -100,6 +110,46 @@ public sealed partial class Predictor(
             metrics.Cache(set.Model, version.Version, hits, rows.Count - hits);
         }
 
+        ScoredRow[] answered;
+        IReadOnlyDictionary<string, object?>[] described;
+        int batchSize;
+        try
+        {
+            (batchSize, answered, described) = await ScoreMissingAsync(lease, rows, scored, keys, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The version failed a valid request: the caller gets a 500 that says so, and the
+            // failure is the version's error for the canary analysis.
+            errors.TryAppend(new PredictionError(
+                DateTimeOffset.UtcNow, set.Model, version.Version, context.Shadow, rows.Count, StatusCodes.Status500InternalServerError, exception.Message, context.Caller));
+            LogScoringFailed(exception, set.Model, version.Version, rows.Count);
+            throw new ScoringFailedException(set.Model, version.Version, exception);
+        }
+
+        var ids = new Guid[rows.Count];
+        var latency = (int)Math.Min(int.MaxValue, Stopwatch.GetElapsedTime(context.StartedAt).Ticks / 10);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            ids[i] = Guid.CreateVersion7();
+            var outputs = described[i];
+            if (cached[i])
+            {
+                outputs = new Dictionary<string, object?>(outputs, StringComparer.Ordinal) { [PredictionOutputs.CachedKey] = true };
+            }
+
+            log.TryAppend(new PredictionRecord(
+                ids[i], DateTimeOffset.UtcNow, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
+                PiiRedaction.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
+        }
+
+        return new Predictions(answered, described, ids, cached, batchSize);
+    }
+
+    private async Task<(int BatchSize, ScoredRow[] Answered, IReadOnlyDictionary<string, object?>[] Described)> ScoreMissingAsync(
+        VersionLease lease, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, ScoredRow?[] scored, RedisKey[]? keys, CancellationToken cancellationToken)
+    {
+        var (set, version) = (lease.Set, lease.Version);
         var missing = Enumerable.Range(0, rows.Count).Where(i => scored[i] is null).ToArray();
         var batchSize = 0;
         if (missing.Length > 0)
@@ -129,24 +179,7 @@ public sealed partial class Predictor(
         }
 
         var answered = scored.Select(s => s!).ToArray();
-        var described = answered.Select(row => PredictionOutputs.Describe(set.Schema, version.Classes, row)).ToArray();
-        var ids = new Guid[rows.Count];
-        var latency = (int)Math.Min(int.MaxValue, Stopwatch.GetElapsedTime(context.StartedAt).Ticks / 10);
-        for (var i = 0; i < rows.Count; i++)
-        {
-            ids[i] = Guid.CreateVersion7();
-            var outputs = described[i];
-            if (cached[i])
-            {
-                outputs = new Dictionary<string, object?>(outputs, StringComparer.Ordinal) { [PredictionOutputs.CachedKey] = true };
-            }
-
-            log.TryAppend(new PredictionRecord(
-                ids[i], DateTimeOffset.UtcNow, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
-                PiiRedaction.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
-        }
-
-        return new Predictions(answered, described, ids, cached, batchSize);
+        return (batchSize, answered, [.. answered.Select(row => PredictionOutputs.Describe(set.Schema, version.Classes, row))]);
     }
 
     private void WriteCache(RedisKey[] keys, int[] rows, ScoredRow[] scored, TimeSpan ttl, string model)
@@ -188,6 +221,9 @@ public sealed partial class Predictor(
         [property: System.Text.Json.Serialization.JsonPropertyName("l")] object? Label,
         [property: System.Text.Json.Serialization.JsonPropertyName("s")] float[] Scores,
         [property: System.Text.Json.Serialization.JsonPropertyName("p")] float? Probability);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Model} v{Version} failed to score a request of {Rows} rows")]
+    private partial void LogScoringFailed(Exception exception, string model, int version, int rows);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The prediction cache for {Model} failed; computing instead")]
     private partial void LogCacheFailed(Exception exception, string model);

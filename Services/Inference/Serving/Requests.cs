@@ -108,6 +108,19 @@ public static class Requests
             statusCode: StatusCodes.Status409Conflict),
     };
 
+    /// <summary>
+    /// 500 for a valid request the version could not score: says which version failed and ONNX
+    /// Runtime's reason (the model's fault, so retrying the same rows will fail again).
+    /// </summary>
+    public static ProblemHttpResult ScoringFailed(ScoringFailedException exception) =>
+        TypedResults.Problem(
+            title: "The model failed to score the request",
+            detail: $"Version {exception.Version} of '{exception.Model}' could not score these rows: {Shorten(exception.InnerException?.Message ?? exception.Message)}",
+            statusCode: StatusCodes.Status500InternalServerError,
+            extensions: new Dictionary<string, object?> { ["model_version"] = exception.Version });
+
+    private static string Shorten(string message) => message.Length <= 500 ? message : message[..500] + "…";
+
     public static ProblemHttpResult Invalid(IReadOnlyList<FieldError> errors) =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors
             .GroupBy(e => e.Field, StringComparer.Ordinal)

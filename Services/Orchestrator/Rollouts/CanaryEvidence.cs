@@ -6,7 +6,7 @@ namespace Flywheel.Orchestrator.Rollouts;
 /// <summary>
 /// What production and the canary did since the canary began, read from the data plane's logs:
 /// served requests and their latency from <c>inference.predictions</c> (shadow copies excluded),
-/// failed requests from <c>inference.prediction_errors</c>, and — once labels come back —
+/// failed rows from <c>inference.prediction_errors</c> (written by the workers when a version fails to score), and — once labels come back —
 /// accuracy or absolute errors from the feedback view <c>inference.labelled_predictions</c>.
 /// </summary>
 public sealed class CanaryEvidence(NpgsqlDataSource database)
@@ -52,7 +52,7 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         long errors = 0;
         if (errorsAvailable)
         {
-            await using var failed = Command(connection, "SELECT count(*) FROM inference.prediction_errors WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3", model, version, since);
+            await using var failed = Command(connection, "SELECT coalesce(sum(rows), 0)::bigint FROM inference.prediction_errors WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3", model, version, since);
             errors = (long)(await failed.ExecuteScalarAsync(cancellationToken))!;
         }
 

@@ -1,0 +1,132 @@
+using System.Text;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>
+/// A binary model for <see cref="TrainingData.FraudModel"/>'s features that keeps the serving
+/// contract (one input per feature, the three outputs, the metadata) but fails at run time for
+/// large amounts, as a model with a bad lookup table would: P(fraud) is read from a two-entry
+/// table at index floor(amount / <see cref="Step"/>), and from <c>2 × Step</c> up the index is out
+/// of range, so ONNX Runtime refuses the run. Smaller amounts (and the warm-up's zeros) score.
+/// Written as ONNX protobuf by hand: no ONNX library is needed to build a model this small.
+/// </summary>
+internal static class FaultyOnnxModel
+{
+    public const double Step = 300;
+
+    /// <summary>Amounts at or above this make the model fail.</summary>
+    public const double FailsFrom = 2 * Step;
+
+    public static byte[] Build(string classesJson)
+    {
+        var graph = new Proto()
+            .Message(1, Node("Div", ["amount", "step"], ["bucket_f"]))
+            .Message(1, Node("Cast", ["bucket_f"], ["bucket"], new Proto().String(1, "to").Int(3, 7).Int(20, 2)))
+            .Message(1, Node("Gather", ["table", "bucket"], ["p"], new Proto().String(1, "axis").Int(3, 0).Int(20, 2)))
+            .Message(1, Node("Identity", ["p"], ["Probability.output"]))
+            .Message(1, Node("Identity", ["p"], ["Score.output"]))
+            .Message(1, Node("Greater", ["p", "half"], ["PredictedLabel.output"]))
+            .String(2, "faulty")
+            .Message(5, FloatTensor("step", [], [(float)Step]))
+            .Message(5, FloatTensor("table", [2], [0.2f, 0.8f]))
+            .Message(5, FloatTensor("half", [], [0.5f]))
+            .Message(11, Value("amount", Float))
+            .Message(11, Value("merchant_category", Text))
+            .Message(11, Value("is_online", Float))
+            .Message(11, Value("hour", Float))
+            .Message(12, Value("PredictedLabel.output", Bool))
+            .Message(12, Value("Score.output", Float))
+            .Message(12, Value("Probability.output", Float));
+        return new Proto()
+            .Int(1, 8)
+            .String(2, "flywheel-tests")
+            .Message(7, graph)
+            .Message(8, new Proto().String(1, "").Int(2, 13))
+            .Message(14, new Proto().String(1, "flywheel.task").String(2, "binary"))
+            .Message(14, new Proto().String(1, "flywheel.classes").String(2, classesJson))
+            .ToArray();
+    }
+
+    private const int Float = 1;
+    private const int Text = 8;
+    private const int Bool = 9;
+
+    private static Proto Node(string op, string[] inputs, string[] outputs, Proto? attribute = null)
+    {
+        var node = new Proto();
+        foreach (var input in inputs)
+        {
+            node.String(1, input);
+        }
+
+        foreach (var output in outputs)
+        {
+            node.String(2, output);
+        }
+
+        node.String(3, op + "_" + outputs[0]).String(4, op);
+        return attribute is null ? node : node.Message(5, attribute);
+    }
+
+    private static Proto FloatTensor(string name, long[] dims, float[] values)
+    {
+        var tensor = new Proto();
+        foreach (var dim in dims)
+        {
+            tensor.Int(1, dim);
+        }
+
+        var data = new byte[values.Length * 4];
+        Buffer.BlockCopy(values, 0, data, 0, data.Length);
+        return tensor.Int(2, Float).Bytes(4, data).String(8, name);
+    }
+
+    /// <summary>A [N, 1] tensor of the element type.</summary>
+    private static Proto Value(string name, int elementType)
+    {
+        var shape = new Proto()
+            .Message(1, new Proto().String(2, "N"))
+            .Message(1, new Proto().Int(1, 1));
+        return new Proto()
+            .String(1, name)
+            .Message(2, new Proto().Message(1, new Proto().Int(1, elementType).Message(2, shape)));
+    }
+
+    /// <summary>The protobuf wire format: varints (type 0) and length-delimited fields (type 2).</summary>
+    private sealed class Proto
+    {
+        private readonly MemoryStream _bytes = new();
+
+        public Proto Int(int field, long value)
+        {
+            Varint((ulong)field << 3);
+            Varint((ulong)value);
+            return this;
+        }
+
+        public Proto String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
+
+        public Proto Message(int field, Proto message) => Bytes(field, message.ToArray());
+
+        public Proto Bytes(int field, byte[] value)
+        {
+            Varint(((ulong)field << 3) | 2);
+            Varint((ulong)value.Length);
+            _bytes.Write(value);
+            return this;
+        }
+
+        public byte[] ToArray() => _bytes.ToArray();
+
+        private void Varint(ulong value)
+        {
+            while (value >= 0x80)
+            {
+                _bytes.WriteByte((byte)(value | 0x80));
+                value >>= 7;
+            }
+
+            _bytes.WriteByte((byte)value);
+        }
+    }
+}
