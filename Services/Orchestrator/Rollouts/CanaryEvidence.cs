@@ -4,7 +4,8 @@ using Npgsql;
 namespace Flywheel.Orchestrator.Rollouts;
 
 /// <summary>
-/// What production and the canary did since the canary began, read from the data plane's logs:
+/// What production and the canary did since the canary first answered (both arms over the same
+/// period), read from the data plane's logs:
 /// served requests and their latency from <c>inference.predictions</c> (shadow copies excluded),
 /// failed rows from <c>inference.prediction_errors</c> (written by the workers when a version fails to score), and — once labels come back —
 /// accuracy or absolute errors from the feedback view <c>inference.labelled_predictions</c>.
@@ -21,6 +22,10 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         var regression = await IsRegressionAsync(connection, model, cancellationToken);
         var labelsAvailable = await ExistsAsync(connection, "inference.labelled_predictions", cancellationToken);
         var errorsAvailable = await ExistsAsync(connection, "inference.prediction_errors", cancellationToken);
+        // Both arms over the same period: until a worker has loaded the canary, production answers
+        // the canary's share too, so counting production from the deployment would compare it over
+        // a longer stretch (and other load) than the canary.
+        since = await FirstServedAsync(connection, model, canary, since, errorsAvailable, cancellationToken) ?? since;
         return (
             await ArmAsync(connection, model, production, since, regression, labelsAvailable, errorsAvailable, cancellationToken),
             await ArmAsync(connection, model, canary, since, regression, labelsAvailable, errorsAvailable, cancellationToken));
@@ -96,6 +101,16 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
 
         // The prediction log holds answered requests only; failed ones are requests too.
         return new ArmEvidence(served + errors, errors, latencies, labelled, correct, absoluteErrors);
+    }
+
+    private static async Task<DateTimeOffset?> FirstServedAsync(
+        NpgsqlConnection connection, string model, int version, DateTimeOffset since, bool errorsAvailable, CancellationToken cancellationToken)
+    {
+        // A canary that fails every request has only errors to show for its traffic.
+        const string served = "SELECT min(at) AS at FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3";
+        const string failed = "SELECT min(at) FROM inference.prediction_errors WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3";
+        await using var command = Command(connection, errorsAvailable ? $"SELECT min(at) FROM ({served} UNION ALL {failed}) first" : served, model, version, since);
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime first ? new DateTimeOffset(first, TimeSpan.Zero) : null;
     }
 
     private static async Task<bool> IsRegressionAsync(NpgsqlConnection connection, string model, CancellationToken cancellationToken)
