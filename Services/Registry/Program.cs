@@ -4,6 +4,7 @@ using Flywheel.Registry.Deployments;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Keys;
 using Flywheel.Registry.Models;
+using Flywheel.Registry.Predictions;
 using Flywheel.Registry.Rollouts;
 using Flywheel.Registry.Security;
 using Flywheel.Registry.Snapshots;
@@ -37,5 +38,6 @@ app.MapRolloutsApi();
 app.MapApiKeysApi();
 app.MapAuditApi();
 app.MapBatchPredictionsApi();
+app.MapPredictionsApi();
 
 app.Run();

@@ -181,6 +181,60 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "drift-tablet");
     }
 
+    [Fact]
+    public async Task An_operator_signs_in_and_looks_up_a_served_prediction_with_its_version_and_label()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("console-lookup", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(1_500, seed: 41));
+        await TrainAsync(admin, model, new { trainer = "fasttree", seed = 1 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "lookup" }))
+        {
+            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+        }
+
+        using var predictor = ServingSetup.Client(_flywheel,
+            await ServingSetup.CreateKeyAsync(admin, "console-lookup-" + Guid.NewGuid().ToString("N")[..8], ["predictor"], [model], requestsPerSecond: 100_000));
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        var answer = await ServingSetup.PredictAsync(predictor, model, new[] { new { amount = 640.5, merchant_category = "travel", is_online = true, hour = 4 } });
+        var id = answer.GetProperty("prediction_ids")[0].GetGuid();
+        using (var feedback = await predictor.PostAsJsonAsync($"/v1/models/{model}/feedback", new { prediction_id = id, label = true }))
+        {
+            Assert.True(feedback.IsSuccessStatusCode, await feedback.Content.ReadAsStringAsync());
+        }
+
+        await using (var database = await _flywheel.OpenDatabaseAsync())
+        {
+            await ServingSetup.WaitForLoggedAsync(database, [id], TimeSpan.FromSeconds(15));
+        }
+
+        var operatorName = "console-lookup-op-" + Guid.NewGuid().ToString("N")[..8];
+        var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
+        {
+            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
+            ViewportSize = new() { Width = 1280, Height = 900 },
+        });
+
+        // Sign in; the page goes back to the lookup form in the circuit that holds the key.
+        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString("/predictions")}");
+        await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await page.Locator("#api-key").FillAsync(operatorKey);
+        await page.Locator("form button[type=submit]").ClickAsync();
+        await Expect(page.Locator("#signed-in-as")).ToContainTextAsync(operatorName);
+
+        await page.GetByLabel("Prediction id").FillAsync(id.ToString());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Look up" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"/predictions/{id}$"));
+        var facts = page.Locator("dl.prediction-facts");
+        await Expect(facts).ToContainTextAsync(model);
+        await Expect(facts.GetByRole(AriaRole.Link, new() { Name = "v1" })).ToHaveAttributeAsync("href", $"/models/{model}/versions/1");
+        await Expect(page.Locator(".prediction-feedback dl")).ToContainTextAsync("true");
+        await Expect(page.Locator("table.values").First).ToContainTextAsync("640.5");
+        await Expect(page.Locator("dl.lineage-chain")).ToContainTextAsync("fasttree");
+        await Screenshot(page, "prediction");
+    }
+
     private static async Task TrainAsync(HttpClient admin, string model, object request)
     {
         var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 
 namespace Flywheel.Console.Display;
 
@@ -107,6 +108,14 @@ public static class Format
         hyperparameters is null or { Count: 0 }
             ? "defaults"
             : string.Join(", ", hyperparameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={Number(p.Value)}"));
+
+    /// <summary>A logged JSON value as text: a string without its quotes, null as "—", anything else as written.</summary>
+    public static string JsonValue(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString() ?? "",
+        JsonValueKind.Null or JsonValueKind.Undefined => "—",
+        _ => value.GetRawText(),
+    };
 
     /// <summary>"log_loss" → "Log loss": for names the console has no label for.</summary>
     public static string Humanize(string name)

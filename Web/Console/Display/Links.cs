@@ -18,6 +18,10 @@ public static class Links
 
     public const string Audit = "/audit";
 
+    public const string Predictions = "/predictions";
+
+    public static string Prediction(Guid predictionId) => $"/predictions/{predictionId}";
+
     /// <summary>The sign-in page, coming back to <paramref name="returnTo"/> (a console path) afterwards.</summary>
     public static string SignIn(string? returnTo = null) => returnTo is null ? "/sign-in" : $"/sign-in?return={Escape(returnTo)}";
 
@@ -29,6 +33,9 @@ public static class Links
 
     /// <summary>Served by the registry through the gateway, next to the console; no key is needed to read.</summary>
     public static string Artifact(string model, int version) => $"/api/models/{Escape(model)}/versions/{version}/artifact";
+
+    /// <summary>A training snapshot's record, served by the registry through the gateway; the console has no page for it.</summary>
+    public static string Snapshot(string model, Guid snapshotId) => $"/api/models/{Escape(model)}/snapshots/{snapshotId}";
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
 }

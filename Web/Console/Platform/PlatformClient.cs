@@ -6,7 +6,7 @@ namespace Flywheel.Console.Platform;
 /// The console's view of the control plane, through the Registry's API. Every call answers with
 /// an <see cref="ApiResult{T}"/>: pages show a problem in words instead of failing when the
 /// registry is down, slow or has no such item. Reads need no key; the console holds none of its
-/// own. The few calls that act or read the audit log carry the key of the operator who signed in
+/// own. The few calls that act or read the audit log or the prediction log carry the key of the operator who signed in
 /// (<see cref="Security.OperatorSession"/>), so the audit log names that operator.
 /// </summary>
 public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logger) : ApiClient(http, logger)
@@ -90,6 +90,10 @@ public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logg
 
         return GetAsync<AuditPageView>($"/api/audit?{string.Join('&', query)}", cancellationToken, apiKey);
     }
+
+    /// <summary>A logged prediction with its label and lineage; the log holds business data, so it needs an operator's or admin's key.</summary>
+    public Task<ApiResult<PredictionView>> GetPredictionAsync(Guid predictionId, string apiKey, CancellationToken cancellationToken) =>
+        GetAsync<PredictionView>($"/api/predictions/{predictionId}", cancellationToken, apiKey);
 
     /// <summary>Who a key is: how a sign-in checks the key it was given.</summary>
     public Task<ApiResult<OwnKeyView>> GetOwnKeyAsync(string apiKey, CancellationToken cancellationToken) =>
