@@ -603,3 +603,34 @@ output AZURE_POSTGRES_SERVER_FQDN string = postgres.outputs.fqdn
 output AZURE_STORAGE_BLOB_ENDPOINT string = artifactsUri
 output AZURE_MIGRATOR_JOB_NAME string = migrator.outputs.name
 output SERVICE_GATEWAY_URL string = 'https://${gatewayApp.outputs.fqdn}'
+
+// What azd fills into AppHost/infra/<service>.tmpl.yaml when it deploys (`{{ .Env.NAME }}`): azd
+// deploys an Aspire AppHost by rendering that file against the azd environment (these outputs) and
+// PUTting the result as the container app, so the app keeps the identity, Key Vault references and
+// variables set above. Identifiers and endpoints only; the Key Vault URIs name secrets, they hold none.
+output AZURE_REDIS_ENDPOINT string = redisEndpoint
+output AZURE_KEY_VAULT_MESSAGE_BUS_URI string = keyVault.outputs.messageBusUri
+output AZURE_KEY_VAULT_ADMIN_KEY_URI string = keyVault.outputs.adminKeyUri
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.appInsightsConnectionString
+output SERVICE_MIGRATOR_IDENTITY_ID string = identities.outputs.migrator.id
+output SERVICE_MIGRATOR_IDENTITY_CLIENT_ID string = identities.outputs.migrator.clientId
+output SERVICE_REGISTRY_IDENTITY_ID string = identities.outputs.registry.id
+output SERVICE_REGISTRY_IDENTITY_CLIENT_ID string = identities.outputs.registry.clientId
+output SERVICE_REGISTRY_IDENTITY_PRINCIPAL_ID string = identities.outputs.registry.principalId
+output SERVICE_INFERENCE_IDENTITY_ID string = identities.outputs.inference.id
+output SERVICE_INFERENCE_IDENTITY_CLIENT_ID string = identities.outputs.inference.clientId
+output SERVICE_INFERENCE_IDENTITY_PRINCIPAL_ID string = identities.outputs.inference.principalId
+output SERVICE_INFERENCE_WORKLOAD_PROFILE string = inferenceWorkloadProfile
+output SERVICE_INFERENCE_CPU string = inferenceCpu
+output SERVICE_INFERENCE_MEMORY string = inferenceMemory
+output SERVICE_ORCHESTRATOR_IDENTITY_ID string = identities.outputs.orchestrator.id
+output SERVICE_ORCHESTRATOR_IDENTITY_CLIENT_ID string = identities.outputs.orchestrator.clientId
+output SERVICE_TRAINER_IDENTITY_ID string = identities.outputs.trainer.id
+output SERVICE_TRAINER_IDENTITY_CLIENT_ID string = identities.outputs.trainer.clientId
+output SERVICE_DRIFT_MONITOR_IDENTITY_ID string = identities.outputs.driftMonitor.id
+output SERVICE_DRIFT_MONITOR_IDENTITY_CLIENT_ID string = identities.outputs.driftMonitor.clientId
+output SERVICE_CONSOLE_IDENTITY_ID string = identities.outputs.console.id
+output SERVICE_CONSOLE_IDENTITY_CLIENT_ID string = identities.outputs.console.clientId
+output SERVICE_GATEWAY_IDENTITY_ID string = identities.outputs.gateway.id
+output SERVICE_GATEWAY_IDENTITY_CLIENT_ID string = identities.outputs.gateway.clientId
+output SERVICE_GATEWAY_IDENTITY_PRINCIPAL_ID string = identities.outputs.gateway.principalId
