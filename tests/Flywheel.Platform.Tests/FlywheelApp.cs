@@ -146,7 +146,10 @@ public sealed class FlywheelApp : IAsyncDisposable
         return pid;
     }
 
-    /// <summary>Starts a service again once Aspire has seen it stop.</summary>
+    /// <summary>
+    /// Starts a service again once Aspire has seen it stop, and returns once it is healthy: the
+    /// tests after the caller share the platform and expect every service up.
+    /// </summary>
     public async Task RestartServiceAsync(string resource)
     {
         using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -157,6 +160,11 @@ public sealed class FlywheelApp : IAsyncDisposable
         {
             throw new InvalidOperationException($"{resource} did not start again: {started.Message}");
         }
+
+        using var healthy = new CancellationTokenSource(StartTimeout);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, healthy.Token);
+        // Aspire's view may still hold the health of the process that was stopped: ask the new one.
+        await WaitForHealthAsync(resource, health => health.StatusCode == 200, StartTimeout);
     }
 
     /// <summary>
