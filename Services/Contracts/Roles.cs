@@ -11,4 +11,10 @@ public static class Roles
 
     /// <summary>Predict and feedback on the models the key names.</summary>
     public const string Predictor = "predictor";
+
+    /// <summary>
+    /// Reads what an operator may read (the audit log, the prediction log, batch results) and
+    /// changes nothing: for people who look, such as auditors and on-call readers.
+    /// </summary>
+    public const string Viewer = "viewer";
 }

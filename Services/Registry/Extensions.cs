@@ -25,6 +25,7 @@ internal static class Extensions
         builder.AddOutbox(DatabaseSchemas.Registry);
         builder.AddApiKeyAuthentication();
         builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Read, policy => policy.RequireRole(Roles.Admin, Roles.Operator, Roles.Viewer))
             .AddPolicy(Policies.Operate, policy => policy.RequireRole(Roles.Admin, Roles.Operator))
             .AddPolicy(Policies.Administer, policy => policy.RequireRole(Roles.Admin));
         builder.Services.AddHostedService<AdminKeyBootstrap>();

@@ -235,6 +235,60 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Screenshot(page, "prediction");
     }
 
+    [Fact]
+    public async Task A_viewer_signs_in_is_offered_no_approve_or_reject_on_a_rollout_in_progress_and_reads_the_audit_log()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await admin.DefineModelAsync("console-viewer", TrainingData.FraudModel);
+        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(1_500, seed: 31));
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 8 }, seed = 1 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
+        {
+            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+        }
+
+        // v2 shadows for an hour: a rollout an operator could reject, waiting on the page.
+        await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 12 }, seed = 2 });
+        using (var policy = await admin.PutAsJsonAsync($"/api/models/{model}/policy", new { require_approval = true, rollout = new { shadow_minutes = 60 } }))
+        {
+            Assert.True(policy.IsSuccessStatusCode, await policy.Content.ReadAsStringAsync());
+        }
+
+        using (var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 }))
+        {
+            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+        }
+
+        var viewerName = "console-viewer-" + Guid.NewGuid().ToString("N")[..8];
+        var viewerKey = await ServingSetup.CreateKeyAsync(admin, viewerName, ["viewer"], null);
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
+        {
+            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
+            ViewportSize = new() { Width = 1280, Height = 900 },
+        });
+
+        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await page.Locator("#api-key").FillAsync(viewerKey);
+        await page.Locator("form button[type=submit]").ClickAsync();
+        await Expect(page.Locator("#signed-in-as")).ToHaveTextAsync($"Signed in as {viewerName} (viewer)");
+
+        var rollouts = page.Locator("section[aria-labelledby=rollouts-heading]");
+        await Expect(rollouts.Locator("article.rollout h3 .badge").First).ToHaveAttributeAsync("data-state", "shadowing", new() { Timeout = 60_000 });
+        await Expect(rollouts.Locator("#sign-in-to-decide")).ToHaveTextAsync("Signed in as a viewer: you can look, not change.");
+        await Expect(rollouts.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+        await Screenshot(page, "viewer");
+
+        // The audit log reads with the viewer's key: this model's history, written by the admin.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Audit log" }).ClickAsync();
+        await page.Locator("#audit-model").FillAsync(model);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        var entries = page.Locator("table.audit tbody tr");
+        await Expect(entries.Last).ToContainTextAsync("model.created");
+        await Expect(page.Locator("table.audit")).ToContainTextAsync("rollout.requested");
+        await Expect(page.Locator("table.audit")).Not.ToContainTextAsync(viewerName);
+    }
+
     private static async Task TrainAsync(HttpClient admin, string model, object request)
     {
         var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));

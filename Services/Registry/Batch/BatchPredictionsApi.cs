@@ -41,7 +41,7 @@ public static class BatchPredictionsApi
         batch.MapGet("/batch-predictions/{jobId:guid}", GetAsync).WithName("GetBatchPrediction")
             .WithSummary("A batch job's state, progress and result.");
         batch.MapGet("/batch-predictions/{jobId:guid}/result", DownloadAsync)
-            .RequireAuthorization(Policies.Operate)
+            .RequireAuthorization(Policies.Read)
             .WithName("DownloadBatchPrediction")
             .WithSummary("The result CSV: the input columns and the prediction columns, one record per input row.");
     }

@@ -25,7 +25,7 @@ public static class ApiKeysApi
     public const int MaxNameLength = 100;
     public const int MaxModels = 1000;
 
-    public static readonly IReadOnlySet<string> KnownRoles = new HashSet<string>(StringComparer.Ordinal) { Roles.Admin, Roles.Operator, Roles.Predictor };
+    public static readonly IReadOnlySet<string> KnownRoles = new HashSet<string>(StringComparer.Ordinal) { Roles.Admin, Roles.Operator, Roles.Predictor, Roles.Viewer };
 
     public static void MapApiKeysApi(this IEndpointRouteBuilder app)
     {
@@ -182,7 +182,7 @@ public static class ApiKeysApi
 
         if (request.Roles is not { Count: > 0 } roles)
         {
-            errors.Add(new("roles", "is required: one or more of admin, operator, predictor."));
+            errors.Add(new("roles", "is required: one or more of admin, operator, predictor, viewer."));
         }
         else
         {
@@ -190,7 +190,7 @@ public static class ApiKeysApi
             {
                 if (roles[i] is not { } role || !KnownRoles.Contains(role))
                 {
-                    errors.Add(new($"roles[{i}]", $"'{roles[i]}' is not a role: use admin, operator or predictor."));
+                    errors.Add(new($"roles[{i}]", $"'{roles[i]}' is not a role: use admin, operator, predictor or viewer."));
                 }
             }
         }

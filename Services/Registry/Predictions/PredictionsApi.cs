@@ -9,7 +9,7 @@ namespace Flywheel.Registry.Predictions;
 /// <summary>
 /// <c>GET /api/predictions/{predictionId}</c>: one logged prediction as it was served, the label
 /// that came back for it, and the chain to what trained its model (version, training run,
-/// snapshot). Operators and admins only, unlike the other reads: the log holds business data.
+/// snapshot). Viewers, operators and admins only, unlike the other reads: the log holds business data.
 /// </summary>
 public static class PredictionsApi
 {
@@ -22,7 +22,7 @@ public static class PredictionsApi
 
     public static void MapPredictionsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/predictions/{predictionId}", GetAsync).RequireAuthorization(Policies.Operate).WithTags("Predictions").WithName("GetPrediction")
+        app.MapGet("/api/predictions/{predictionId}", GetAsync).RequireAuthorization(Policies.Read).WithTags("Predictions").WithName("GetPrediction")
             .WithSummary("A logged prediction: inputs as served, outputs, model and version, its label if one came back, and the lineage of its version.");
     }
 

@@ -12,6 +12,12 @@ public static class Policies
     /// <summary>Models, data, training and deployments: operators and admins.</summary>
     public const string Operate = "operate";
 
+    /// <summary>
+    /// The reads that are not public (the audit log, logged predictions, batch results): viewers,
+    /// operators and admins. Never on a change: a viewer changes nothing.
+    /// </summary>
+    public const string Read = "read";
+
     /// <summary>API keys: admins only, since a key can carry any role.</summary>
     public const string Administer = "administer";
 }

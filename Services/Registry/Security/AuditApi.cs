@@ -6,8 +6,8 @@ using Npgsql;
 namespace Flywheel.Registry.Security;
 
 /// <summary>
-/// <c>GET /api/audit</c>: the audit log, newest first, a bounded page at a time. Operators and
-/// admins only, unlike the other reads: the log names keys, their powers and who acted.
+/// <c>GET /api/audit</c>: the audit log, newest first, a bounded page at a time. Viewers,
+/// operators and admins only, unlike the other reads: the log names keys, their powers and who acted.
 /// </summary>
 public static class AuditApi
 {
@@ -16,7 +16,7 @@ public static class AuditApi
 
     public static void MapAuditApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/audit", ListAsync).RequireAuthorization(Policies.Operate).WithTags("Audit").WithName("ListAuditLog")
+        app.MapGet("/api/audit", ListAsync).RequireAuthorization(Policies.Read).WithTags("Audit").WithName("ListAuditLog")
             .WithSummary("Audit entries, newest first, filtered by model (subject), actor and action; page on with before = the last id seen.");
     }
 

@@ -21,8 +21,14 @@ public sealed class OperatorSession(PlatformClient platform)
 
     public bool SignedIn => Identity is not null;
 
-    /// <summary>Approving, rejecting and reading the audit log need the operator or admin role; the API checks again.</summary>
+    /// <summary>Approving, rejecting and any other change need the operator or admin role; the API checks again.</summary>
     public bool CanOperate => Identity?.Roles.Any(role => role is Roles.Operator or Roles.Admin) == true;
+
+    /// <summary>The audit log and the prediction log need the viewer, operator or admin role; the API checks again.</summary>
+    public bool CanRead => Identity?.Roles.Any(role => role is Roles.Viewer or Roles.Operator or Roles.Admin) == true;
+
+    /// <summary>A viewer: may read everything an operator reads and change nothing, so pages offer no actions.</summary>
+    public bool ReadOnly => CanRead && !CanOperate;
 
     /// <summary>The key to act with; null when nobody is signed in.</summary>
     internal string? Key => _key;

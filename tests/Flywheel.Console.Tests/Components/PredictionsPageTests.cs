@@ -149,14 +149,16 @@ public sealed class PredictionsPageTests : ConsoleTest
     }
 
     [Fact]
-    public async Task A_predictor_key_is_refused_in_words()
+    public async Task A_predictor_key_is_refused_in_words_and_not_sent()
     {
         await SignInAsync("svc", "predictor");
         Registry.Problem(CannedPredictions.Path, HttpStatusCode.Forbidden, "Forbidden", "");
 
         var page = Render<PredictionsPage>(p => p.Add(x => x.Id, CannedPredictions.PredictionId));
 
-        page.WaitForAssertion(() => Assert.Contains("needs the operator or admin role", Text(page.Find(".problem[role=alert]")), StringComparison.Ordinal));
+        Assert.Contains("needs a viewer, operator or admin key", Text(page.Find("#cannot-read")), StringComparison.Ordinal);
+        Assert.Empty(page.FindAll("form.lookup"));
+        Assert.Equal(0, Registry.Count(CannedPredictions.Path));
     }
 
     private static Dictionary<string, string> Facts(AngleSharp.Dom.IElement list) =>
