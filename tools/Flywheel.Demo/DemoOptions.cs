@@ -15,7 +15,7 @@ public sealed record DemoOptions
           --gateway         the gateway's base URL (env FLYWHEEL_GATEWAY_URL; default: .flywheel/gateway.url, else http://127.0.0.1:8080)
           --admin-key       an admin API key (env FLYWHEEL_ADMIN_KEY)
           --admin-key-file  a file holding it (default: .flywheel/admin.key)
-          --drift-after     how long live traffic stays like the history before the world changes (default 60s; 90, 90s, 2m)
+          --drift-after     how long live traffic stays like the history before the world changes (default 30s; 90, 90s, 2m)
           --rate            predict requests per second (default 10)
           --batch           transactions per predict request (default 5)
           --seed            the generator's seed (default 1)
@@ -28,7 +28,7 @@ public sealed record DemoOptions
     public string Model { get; init; } = CardFraudGenerator.ModelName;
 
     /// <summary>Live traffic stays in regime A this long after it starts, then switches to B.</summary>
-    public TimeSpan DriftAfter { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan DriftAfter { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Predict requests per second.</summary>
     public double Rate { get; init; } = 10;
@@ -79,7 +79,7 @@ public sealed record DemoOptions
     {
         error = null;
         string? gateway = null, key = null, keyFile = null;
-        var driftAfter = TimeSpan.FromSeconds(60);
+        var driftAfter = TimeSpan.FromSeconds(30);
         double rate = 10;
         int batch = 5, seed = 1;
         for (var i = 0; i < args.Count; i++)

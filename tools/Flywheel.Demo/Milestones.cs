@@ -30,7 +30,8 @@ internal sealed class Milestones(DemoRunner runner, HttpClient http, string mode
                 await LookAsync(cancellationToken);
                 _primed = true;
             }
-            catch (Exception e) when (DemoRunner.Transient(e, cancellationToken) || e is StatusException)
+            // An answer of an unexpected shape (a field missing) is reported, not fatal: the traffic goes on.
+            catch (Exception e) when (DemoRunner.Transient(e, cancellationToken) || e is StatusException or KeyNotFoundException or InvalidOperationException)
             {
                 runner.Failed($"watching the loop: {e.Message}");
             }
