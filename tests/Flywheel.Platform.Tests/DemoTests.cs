@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Flywheel.Core.Demo;
+using Flywheel.Demo;
+using Xunit.Abstractions;
+
+namespace Flywheel.Platform.Tests;
+
+/// <summary>
+/// The first-run demo (issue 6) against the real platform, at a fast pace: it seeds card-fraud,
+/// drives traffic that changes regime, and the platform turns the whole loop by itself — drift,
+/// a retraining run, a canary, promotion. Started again on the same platform it resumes instead
+/// of seeding or training again.
+/// </summary>
+[Collection(SharedPlatform.Name)]
+public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan LoopTimeout = TimeSpan.FromMinutes(4);
+    private readonly FlywheelApp _flywheel = fixture.Flywheel;
+
+    [Fact]
+    public async Task The_demo_turns_the_whole_loop_by_itself_and_a_second_start_resumes_without_seeding_again()
+    {
+        using var admin = _flywheel.AdminGateway();
+        var model = CardFraudGenerator.ModelName;
+        var lines = new ConcurrentQueue<string>();
+
+        using (var stop = new CancellationTokenSource())
+        using (var runner = new DemoRunner(Options(), line => lines.Enqueue(line)))
+        {
+            var running = runner.RunAsync(stop.Token);
+            try
+            {
+                var deployment = await EventuallyAsync(admin, $"/api/models/{model}/deployment/history",
+                    page => page.GetProperty("history").EnumerateArray().FirstOrDefault(h => h.GetProperty("reason").GetString() == "first-run demo"),
+                    "v1 deployed by the demo", running);
+                Assert.Equal(1, deployment.GetProperty("deployment").GetProperty("production").GetInt32());
+                Assert.False(runner.Resumed);
+
+                var drift = await EventuallyAsync(admin, $"/api/models/{model}/drift?version=1",
+                    page => page.GetProperty("reports").EnumerateArray().FirstOrDefault(r => r.GetProperty("drifted").GetBoolean()),
+                    "a drifted report for v1", running);
+                var driftedFeatures = drift.GetProperty("features").EnumerateArray().Where(f => f.GetProperty("drifted").GetBoolean()).Select(f => f.GetProperty("name").GetString()).ToList();
+                Assert.Contains("amount", driftedFeatures);
+
+                var run = await EventuallyAsync(admin, $"/api/models/{model}/training-runs",
+                    list => list.GetProperty("runs").EnumerateArray().FirstOrDefault(r => r.GetProperty("trigger").GetString() is "drift" or "performance" && r.GetProperty("state").GetString() is "succeeded" or "failed"),
+                    "a retraining run started by the loop to finish", running);
+                Assert.True(run.GetProperty("state").GetString() == "succeeded", $"the retraining run failed: {run}");
+                Assert.Equal(2, run.GetProperty("version").GetInt32());
+
+                var rollout = await EventuallyAsync(admin, $"/api/models/{model}/rollouts",
+                    list => list.GetProperty("rollouts").EnumerateArray().FirstOrDefault(r => r.GetProperty("version").GetInt32() == 2 && r.GetProperty("state").GetString() is "promoted" or "rolled_back" or "failed"),
+                    "the v2 rollout to finish", running);
+                Assert.True(rollout.GetProperty("state").GetString() == "promoted", $"v2 was not promoted: {rollout}");
+                var production = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
+                Assert.Equal(2, production.GetProperty("production").GetInt32());
+
+                // The milestones reached the terminal as they happened.
+                await EventuallyAsync(() => lines.Any(l => l.Contains("production is now v2", StringComparison.Ordinal)), "the promotion to be printed", running);
+                Assert.Contains(lines, l => l.StartsWith("demo: DRIFT detected on v1", StringComparison.Ordinal));
+                Assert.Contains(lines, l => l.StartsWith("demo: training run started by itself", StringComparison.Ordinal));
+                Assert.Contains(lines, l => l.StartsWith("demo: rollout of v2: promoted", StringComparison.Ordinal));
+                Assert.True(runner.Labelled > runner.Predicted / 2, $"most predictions should get their label back: {runner.Labelled} of {runner.Predicted}");
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                foreach (var line in lines)
+                {
+                    output.WriteLine(line);
+                }
+            }
+
+            Assert.True(await running, "the demo should stop cleanly when cancelled");
+        }
+
+        var runsBefore = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/training-runs")).GetProperty("runs").GetArrayLength();
+        var ingestionsBefore = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions")).GetProperty("ingestions").GetArrayLength();
+        lines.Clear();
+
+        // Started again on the same platform: the model is there, so it only resumes traffic.
+        using (var stop = new CancellationTokenSource())
+        using (var again = new DemoRunner(Options(), line => lines.Enqueue(line)))
+        {
+            var running = again.RunAsync(stop.Token);
+            await EventuallyAsync(() => again.Predicted >= 100 && again.Labelled > 0, "the resumed demo's traffic and feedback", running);
+            await stop.CancelAsync();
+            Assert.True(await running);
+            Assert.True(again.Resumed);
+            Assert.Contains(lines, l => l.Contains("already deployed (production v2)", StringComparison.Ordinal));
+        }
+
+        var models = (await admin.GetFromJsonAsync<JsonElement>("/api/models")).GetProperty("models").EnumerateArray();
+        Assert.Single(models, m => m.GetProperty("name").GetString() == model);
+        Assert.Equal(runsBefore, (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/training-runs")).GetProperty("runs").GetArrayLength());
+        Assert.Equal(ingestionsBefore, (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions")).GetProperty("ingestions").GetArrayLength());
+        Assert.Equal(2, (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions")).GetProperty("versions").GetArrayLength());
+        // Each start made its own traffic key and revoked the one before.
+        var keys = (await admin.GetFromJsonAsync<JsonElement>("/api/keys")).GetProperty("keys").EnumerateArray()
+            .Where(k => k.GetProperty("name").GetString() == DemoRunner.TrafficKeyName).ToList();
+        Assert.Equal(2, keys.Count);
+        Assert.Single(keys, k => k.GetProperty("revoked_at").ValueKind == JsonValueKind.Null);
+    }
+
+    /// <summary>The demo's loop, compressed: a short history, the switch after 10 s, 200 transactions a second, a 30 s bake.</summary>
+    private DemoOptions Options() => new()
+    {
+        Gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway).BaseAddress!,
+        AdminKey = _flywheel.AdminKey,
+        DriftAfter = TimeSpan.FromSeconds(10),
+        Rate = 20,
+        Batch = 10,
+        HistoryDays = 14,
+        HistoryPerDay = 200,
+        WindowRows = 1_000,
+        MinimumRows = 800,
+        EvaluationIntervalSeconds = 5,
+        BakeMinutes = 0.5,
+        FeedbackDelay = TimeSpan.FromSeconds(1),
+        WatchInterval = TimeSpan.FromSeconds(1),
+    };
+
+    private static async Task<JsonElement> EventuallyAsync(HttpClient admin, string path, Func<JsonElement, JsonElement> pick, string what, Task<bool> running)
+    {
+        var deadline = DateTime.UtcNow + LoopTimeout;
+        var last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.False(running.IsCompleted, $"the demo ended while waiting for {what}");
+            using var response = await admin.GetAsync(path);
+            last = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
+            {
+                var found = pick(JsonDocument.Parse(last).RootElement.Clone());
+                if (found.ValueKind != JsonValueKind.Undefined)
+                {
+                    return found;
+                }
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.Fail($"Waited {LoopTimeout} for {what}; last answer from {path}: {last[..Math.Min(last.Length, 2000)]}");
+        return default;
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what, Task<bool> running)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            Assert.False(running.IsCompleted, $"the demo ended while waiting for {what}");
+            Assert.True(DateTime.UtcNow < deadline, $"waited 60 s for {what}");
+            await Task.Delay(200);
+        }
+    }
+}
