@@ -47,6 +47,7 @@ public sealed class DemoRunner(DemoOptions options, Action<string> log) : IDispo
             Say($"gateway {options.Gateway}, model {options.Model}");
             var production = await PrepareAsync(cancellationToken);
             var predictor = await CreateTrafficKeyAsync(cancellationToken);
+            await WaitUntilServingAsync(predictor, cancellationToken);
             // A model already retrained (production past v1) lives in the new world already.
             var switchAt = production > 1 ? DateTimeOffset.UtcNow : DateTimeOffset.UtcNow + options.DriftAfter;
             var generator = new CardFraudGenerator(options.Seed + production, switchAt);
@@ -243,6 +244,37 @@ public sealed class DemoRunner(DemoOptions options, Action<string> log) : IDispo
             () => Json(HttpMethod.Post, "/api/keys", new { name = TrafficKeyName, roles = new[] { "predictor" }, models = new[] { options.Model }, requests_per_second = requestsPerSecond }),
             "creating the traffic key", cancellationToken);
         return (await ReadAsync(created, cancellationToken)).GetProperty("key").GetString()!;
+    }
+
+    /// <summary>
+    /// Waits (up to a minute) until the model answers ready through the gateway with the traffic
+    /// key: a worker loads a just-deployed version, and the gateway learns of a new key, a moment
+    /// after the API said yes; traffic before then would only log refusals.
+    /// </summary>
+    private async Task WaitUntilServingAsync(string key, CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, $"/v2/models/{options.Model}/ready");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                using var response = await _http.SendAsync(request, cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (Exception e) when (Transient(e, cancellationToken))
+            {
+                // Not up yet; ask again.
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+
+        Say("the model did not answer ready within a minute; sending traffic anyway");
     }
 
     private async Task TrafficAsync(CardFraudGenerator generator, string key, CancellationToken cancellationToken)
