@@ -16,26 +16,11 @@ namespace Flywheel.Platform.Tests;
 public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetime
 {
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private ConsoleBrowser _browser = null!;
 
-    public async Task InitializeAsync()
-    {
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Environment.GetEnvironmentVariable("FLYWHEEL_CHROMIUM") ?? "/usr/bin/chromium",
-            Headless = true,
-            // Playwright gives every launch a fresh, temporary profile of its own.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        });
-    }
+    public async Task InitializeAsync() => _browser = await ConsoleBrowser.LaunchAsync(_flywheel);
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
 
     [Fact]
     public async Task The_console_shows_a_trained_models_ingestion_report_run_steps_and_version_lineage()
@@ -49,44 +34,44 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         Assert.True(run.GetProperty("state").GetString() == "succeeded", run.ToString());
         var version = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions/1");
 
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString() });
+        var page = await _browser.NewPageAsync(height: 720);
 
-        await GoToAsync(page, "/models");
+        await ConsoleBrowser.GoToAsync(page, "/models");
         await page.GetByRole(AriaRole.Link, new() { Name = model }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = model, Level = 1 })).ToBeVisibleAsync();
         await Expect(page.Locator("table").First).ToContainTextAsync("merchant_category");
-        await Screenshot(page, "model");
+        await _browser.ScreenshotAsync(page, "model");
 
         // Versions with their metrics, and a version's lineage.
-        await GoToAsync(page, $"/models/{model}?section=versions");
-        await ClickUntilVisibleAsync(page.GetByRole(AriaRole.Link, new() { Name = "v1" }), page.GetByRole(AriaRole.Heading, new() { Name = $"{model} v1" }));
+        await ConsoleBrowser.GoToAsync(page, $"/models/{model}?section=versions");
+        await ConsoleBrowser.ClickUntilVisibleAsync(page.GetByRole(AriaRole.Link, new() { Name = "v1" }), page.GetByRole(AriaRole.Heading, new() { Name = $"{model} v1" }));
         var lineage = page.Locator("section[aria-labelledby=lineage-heading]");
         await Expect(lineage).ToContainTextAsync(version.GetProperty("lineage").GetProperty("snapshot_sha256").GetString()!);
         await Expect(lineage).ToContainTextAsync("sdca");
         await Expect(page.Locator("section[aria-labelledby=metrics-heading]")).ToContainTextAsync("AUC", new() { IgnoreCase = true });
         await Expect(page.Locator("section[aria-labelledby=artifact-heading]")).ToContainTextAsync(version.GetProperty("artifact").GetProperty("sha256").GetString()!);
-        await Screenshot(page, "version");
+        await _browser.ScreenshotAsync(page, "version");
 
         // The run's steps, in order, all succeeded.
-        await GoToAsync(page, $"/runs/{runId}");
+        await ConsoleBrowser.GoToAsync(page, $"/runs/{runId}");
         var steps = page.Locator("table.timeline tbody tr");
         await Expect(steps).ToHaveCountAsync(9);
         Assert.Equal(["snapshot", "split", "train", "evaluate", "export", "parity", "profile", "upload", "register"],
             await steps.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.step)"));
         await Expect(page.Locator("table.timeline tbody tr.step-succeeded")).ToHaveCountAsync(9);
-        await Screenshot(page, "run");
+        await _browser.ScreenshotAsync(page, "run");
 
         // The ingestion in the data section, and its report with the quarantined row's line and field.
-        await GoToAsync(page, $"/models/{model}?section=data");
+        await ConsoleBrowser.GoToAsync(page, $"/models/{model}?section=data");
         var ingestions = page.Locator("section[aria-labelledby=ingestions-heading] tbody tr");
         await Expect(ingestions).ToHaveCountAsync(1);
         var shown = page.Locator("article.report");
-        await ClickUntilVisibleAsync(ingestions.GetByRole(AriaRole.Button, new() { Name = "Report" }), shown);
+        await ConsoleBrowser.ClickUntilVisibleAsync(ingestions.GetByRole(AriaRole.Button, new() { Name = "Report" }), shown);
         await Expect(shown).ToContainTextAsync($"{report.GetProperty("accepted").GetInt64()} accepted");
         await Expect(shown).ToContainTextAsync("1 rejected");
         await Expect(shown).ToContainTextAsync("amount");
         await Expect(shown).ToContainTextAsync("602");
-        await Screenshot(page, "data");
+        await _browser.ScreenshotAsync(page, "data");
     }
 
     [Fact]
@@ -127,14 +112,10 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         var operatorName = "console-op-" + Guid.NewGuid().ToString("N")[..8];
         var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-            ViewportSize = new() { Width = 1280, Height = 900 },
-        });
+        var page = await _browser.NewPageAsync(height: 900);
 
         // Sign in; the page goes back to the model's rollouts, in the same circuit that holds the key.
-        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        await ConsoleBrowser.GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
         // The button is enabled once the page is interactive; a value typed before then would be re-rendered away.
         await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
         await page.Locator("#api-key").FillAsync(operatorKey);
@@ -146,7 +127,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "awaiting_approval");
         await Expect(rollout.Locator("section.analysis.latest .badge")).ToHaveTextAsync("Promote");
         await Expect(rollout.Locator("section.analysis.latest table.checks tbody tr").First).ToContainTextAsync("Traffic");
-        await Screenshot(page, "rollout", page.Locator("section[aria-labelledby=rollouts-heading]"));
+        await _browser.ScreenshotAsync(page, "rollout", page.Locator("section[aria-labelledby=rollouts-heading]"));
 
         await rollout.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
         await Expect(rollout.Locator(".actions [role=alert]")).ToContainTextAsync("promote v2 to all production traffic");
@@ -163,22 +144,22 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(approvals).ToHaveCountAsync(1);
         await Expect(approvals.First).ToContainTextAsync(operatorName);
         await Expect(approvals.First).ToContainTextAsync(rolloutId.ToString());
-        await Screenshot(page, "audit");
+        await _browser.ScreenshotAsync(page, "audit");
 
         // The drift page reads the monitor with no key: the report's features and their histograms.
-        await GoToAsync(page, $"/models/{model}/drift");
+        await ConsoleBrowser.GoToAsync(page, $"/models/{model}/drift");
         await Expect(page.Locator("table.drift-grid tbody tr").First).ToContainTextAsync("amount");
         await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] table.histogram-table tbody tr")).Not.ToHaveCountAsync(0);
-        await Screenshot(page, "drift");
+        await _browser.ScreenshotAsync(page, "drift");
 
         // At tablet width the page reflows instead of scrolling sideways (wide tables scroll inside their box).
         await page.SetViewportSizeAsync(768, 1024);
         await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
             "the drift page scrolls sideways at 768 px");
-        await Screenshot(page, "drift-tablet");
+        await _browser.ScreenshotAsync(page, "drift-tablet");
     }
 
     [Fact]
@@ -210,14 +191,10 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         var operatorName = "console-lookup-op-" + Guid.NewGuid().ToString("N")[..8];
         var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-            ViewportSize = new() { Width = 1280, Height = 900 },
-        });
+        var page = await _browser.NewPageAsync(height: 900);
 
         // Sign in; the page goes back to the lookup form in the circuit that holds the key.
-        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString("/predictions")}");
+        await ConsoleBrowser.GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString("/predictions")}");
         await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
         await page.Locator("#api-key").FillAsync(operatorKey);
         await page.Locator("form button[type=submit]").ClickAsync();
@@ -232,7 +209,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(page.Locator(".prediction-feedback dl")).ToContainTextAsync("true");
         await Expect(page.Locator("table.values").First).ToContainTextAsync("640.5");
         await Expect(page.Locator("dl.lineage-chain")).ToContainTextAsync("fasttree");
-        await Screenshot(page, "prediction");
+        await _browser.ScreenshotAsync(page, "prediction");
     }
 
     [Fact]
@@ -261,13 +238,9 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         var viewerName = "console-viewer-" + Guid.NewGuid().ToString("N")[..8];
         var viewerKey = await ServingSetup.CreateKeyAsync(admin, viewerName, ["viewer"], null);
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-            ViewportSize = new() { Width = 1280, Height = 900 },
-        });
+        var page = await _browser.NewPageAsync(height: 900);
 
-        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
+        await ConsoleBrowser.GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=rollouts")}");
         await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
         await page.Locator("#api-key").FillAsync(viewerKey);
         await page.Locator("form button[type=submit]").ClickAsync();
@@ -277,7 +250,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(rollouts.Locator("article.rollout h3 .badge").First).ToHaveAttributeAsync("data-state", "shadowing", new() { Timeout = 60_000 });
         await Expect(rollouts.Locator("#sign-in-to-decide")).ToHaveTextAsync("Signed in as a viewer: you can look, not change.");
         await Expect(rollouts.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
-        await Screenshot(page, "viewer");
+        await _browser.ScreenshotAsync(page, "viewer");
 
         // The audit log reads with the viewer's key: this model's history, written by the admin.
         await page.GetByRole(AriaRole.Link, new() { Name = "Audit log" }).ClickAsync();
@@ -323,56 +296,5 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         Assert.Fail($"Rollout {rolloutId} of {model} did not get there: {last}");
         return default;
-    }
-
-    /// <summary>
-    /// Loads a page and waits until its circuit is connected: a click before then is a plain page
-    /// load (or nothing), and a circuit that connects after it can render the page it started on.
-    /// </summary>
-    private static async Task GoToAsync(IPage page, string url)
-    {
-        await page.GotoAsync(url);
-        await Expect(page.Locator("header[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 30_000 });
-    }
-
-    /// <summary>
-    /// A prerendered page shows its buttons before its interactive circuit is connected, and a
-    /// click in that moment does nothing; click again until the click has its effect.
-    /// </summary>
-    private static async Task ClickUntilVisibleAsync(ILocator button, ILocator effect)
-    {
-        for (var attempt = 0; attempt < 20; attempt++)
-        {
-            try
-            {
-                // A click that navigated removes the button; the next attempt only looks for the effect.
-                if (await button.CountAsync() > 0)
-                {
-                    await button.ClickAsync(new() { Timeout = 2_000 });
-                }
-
-                await Expect(effect).ToBeVisibleAsync(new() { Timeout = 1_000 });
-                return;
-            }
-            catch (PlaywrightException) when (attempt < 19)
-            {
-            }
-        }
-    }
-
-    /// <summary>The whole page, or only <paramref name="part"/> of it (docs/images takes the rollout section from here).</summary>
-    private async Task Screenshot(IPage page, string name, ILocator? part = null)
-    {
-        var directory = Path.Combine(_flywheel.DataDirectory, "..", "..", "test-results", "console");
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"{name}.png");
-        if (part is null)
-        {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        }
-        else
-        {
-            await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path });
-        }
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Flywheel.Core.Demo;
 using Flywheel.Demo;
 using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
 
 namespace Flywheel.Platform.Tests;
 
@@ -26,6 +27,7 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
         var model = CardFraudGenerator.ModelName;
         var lines = new ConcurrentQueue<string>();
 
+        await using (var browser = await ConsoleBrowser.LaunchAsync(_flywheel))
         using (var stop = new CancellationTokenSource())
         using (var runner = new DemoRunner(Options(), line => lines.Enqueue(line)))
         {
@@ -43,6 +45,7 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
                     "a drifted report for v1", running);
                 var driftedFeatures = drift.GetProperty("features").EnumerateArray().Where(f => f.GetProperty("drifted").GetBoolean()).Select(f => f.GetProperty("name").GetString()).ToList();
                 Assert.Contains("amount", driftedFeatures);
+                await ShowDriftInTheConsoleAsync(browser, model);
 
                 var run = await EventuallyAsync(admin, $"/api/models/{model}/training-runs",
                     list => list.GetProperty("runs").EnumerateArray().FirstOrDefault(r => r.GetProperty("trigger").GetString() is "drift" or "performance" && r.GetProperty("state").GetString() is "succeeded" or "failed"),
@@ -63,6 +66,10 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
                 Assert.Contains(lines, l => l.StartsWith("demo: training run started by itself", StringComparison.Ordinal));
                 Assert.Contains(lines, l => l.StartsWith("demo: rollout of v2: promoted", StringComparison.Ordinal));
                 Assert.True(runner.Labelled > runner.Predicted / 2, $"most predictions should get their label back: {runner.Labelled} of {runner.Predicted}");
+
+                // What a new user sees in the console at this point, with the demo still driving traffic:
+                // the README's screenshots come from here.
+                await ShowTheLoopInTheConsoleAsync(browser, model);
             }
             finally
             {
@@ -102,6 +109,32 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
             .Where(k => k.GetProperty("name").GetString() == DemoRunner.TrafficKeyName).ToList();
         Assert.Equal(2, keys.Count);
         Assert.Single(keys, k => k.GetProperty("revoked_at").ValueKind == JsonValueKind.Null);
+    }
+
+    /// <summary>The drift page just after the monitor found the regime change: the newest report, drifted, with its histograms.</summary>
+    private static async Task ShowDriftInTheConsoleAsync(ConsoleBrowser browser, string model)
+    {
+        var page = await browser.NewPageAsync(height: 900);
+        await ConsoleBrowser.GoToAsync(page, $"/models/{model}/drift");
+        await Expect(page.Locator("table.drift-grid td.mark-drifted").First).ToBeVisibleAsync();
+        await Expect(page.Locator("section[aria-labelledby=report-heading]")).ToContainTextAsync("amount");
+        await browser.ScreenshotAsync(page, "demo-drift");
+        await page.CloseAsync();
+    }
+
+    /// <summary>The console after the loop turned once: the model on the overview and its promoted, drift-triggered rollout.</summary>
+    private static async Task ShowTheLoopInTheConsoleAsync(ConsoleBrowser browser, string model)
+    {
+        var page = await browser.NewPageAsync(height: 900);
+        await ConsoleBrowser.GoToAsync(page, "/");
+        await Expect(page.Locator("main")).ToContainTextAsync(model);
+        await browser.ScreenshotAsync(page, "demo-overview");
+
+        await ConsoleBrowser.GoToAsync(page, $"/models/{model}?section=rollouts");
+        await Expect(page.Locator("[data-state=promoted]").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.Locator("section[aria-labelledby=retraining-heading]")).ToContainTextAsync("drift");
+        await browser.ScreenshotAsync(page, "demo-rollouts");
+        await page.CloseAsync();
     }
 
     /// <summary>The demo's loop, compressed: a short history, the switch after 10 s, 200 transactions a second, a 30 s bake.</summary>
