@@ -493,6 +493,8 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         await TrainAsync(admin, model, new { trainer = "lightgbm", hyperparameters = new { num_leaves = 8 }, seed = 1 }, expectedVersion: 1);
         using var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" });
         Assert.True(deployed.StatusCode == HttpStatusCode.OK, await deployed.Content.ReadAsStringAsync());
+        // The deployment reaches the workers by notification; on a loaded machine that takes a moment.
+        await ServingSetup.WaitUntilServingAsync(admin, model, 1);
         return model;
     }
 
