@@ -107,13 +107,13 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
 
         try
         {
-            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-            if (problem.RootElement.ValueKind != JsonValueKind.Object)
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 return ApiProblem.FromStatus(response.StatusCode, null);
             }
 
-            var root = problem.RootElement;
+            var root = document.RootElement;
             var detail = root.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()
                 : root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String ? title.GetString()
                 : null;
@@ -128,7 +128,9 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
                 }
             }
 
-            return ApiProblem.FromStatus(response.StatusCode, detail) with { Errors = errors };
+            // Without field errors the problem keeps the shared empty map, so equal problems stay equal records.
+            var problem = ApiProblem.FromStatus(response.StatusCode, detail);
+            return errors.Count == 0 ? problem : problem with { Errors = errors };
         }
         catch (JsonException)
         {
