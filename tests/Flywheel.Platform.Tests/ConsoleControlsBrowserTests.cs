@@ -113,10 +113,12 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
 
         // The audit log names the operator's key for the change and for the rollback.
         await page.GetByRole(AriaRole.Link, new() { Name = "Audit log" }).ClickAsync();
+        // The unfiltered first page loads first: a filter sent before it answers would be overwritten by it.
+        var entries = page.Locator("table.audit tbody tr");
+        await Expect(entries.First).ToBeVisibleAsync();
         await page.Locator("#audit-model").FillAsync(model);
         await page.Locator("#audit-action").FillAsync("deployment.rollback");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
-        var entries = page.Locator("table.audit tbody tr");
         await Expect(entries).ToHaveCountAsync(1);
         await Expect(entries.First).ToContainTextAsync(operatorName);
         await Expect(entries.First).ToContainTextAsync("v2 worse on complaints");
