@@ -18,6 +18,8 @@ public static class Links
 
     public const string Audit = "/audit";
 
+    public const string Keys = "/keys";
+
     public const string Predictions = "/predictions";
 
     public static string Prediction(Guid predictionId) => $"/predictions/{predictionId}";

@@ -31,7 +31,19 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
     protected Task<ApiResult<T>> PostAsync<T>(string path, string apiKey, CancellationToken cancellationToken) where T : class =>
         SendAsync<T>(HttpMethod.Post, path, apiKey, cancellationToken);
 
-    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, string? apiKey, CancellationToken cancellationToken) where T : class
+    /// <summary>A POST whose body is <paramref name="body"/>, written snake_case as the platform reads it.</summary>
+    protected Task<ApiResult<T>> PostAsync<T>(string path, object body, string apiKey, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Post, path, apiKey, cancellationToken, body);
+
+    /// <summary>A PUT whose body is <paramref name="body"/>, written snake_case as the platform reads it.</summary>
+    protected Task<ApiResult<T>> PutAsync<T>(string path, object body, string apiKey, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Put, path, apiKey, cancellationToken, body);
+
+    /// <summary>A DELETE; the platform answers 204 with no body, so success is <see cref="Done"/>.</summary>
+    protected Task<ApiResult<Done>> DeleteAsync(string path, string apiKey, CancellationToken cancellationToken) =>
+        SendAsync<Done>(HttpMethod.Delete, path, apiKey, cancellationToken);
+
+    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, string? apiKey, CancellationToken cancellationToken, object? body = null) where T : class
     {
         try
         {
@@ -42,7 +54,11 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
                 request.Headers.Add(ApiKeyHeader, apiKey);
             }
 
-            if (method == HttpMethod.Post)
+            if (body is not null)
+            {
+                request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+            }
+            else if (method == HttpMethod.Post)
             {
                 request.Content = JsonContent.Create(new { });
             }
@@ -50,7 +66,13 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
             using var response = await http.SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                return ApiResult.Fail<T>(ApiProblem.FromStatus(response.StatusCode, await ReadProblemDetailAsync(response, cancellationToken)));
+                return ApiResult.Fail<T>(await ReadProblemAsync(response, cancellationToken));
+            }
+
+            if (typeof(T) == typeof(Done))
+            {
+                // An answer without a body (204): that it succeeded is all there is to read.
+                return ApiResult.Ok((T)(object)Done.Value);
             }
 
             return await response.Content.ReadFromJsonAsync<T>(Json, cancellationToken) is { } value
@@ -75,25 +97,44 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
         }
     }
 
-    /// <summary>The RFC 7807 <c>detail</c> (or <c>title</c>) of an error answer, when it has one.</summary>
-    private static async Task<string?> ReadProblemDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>An error answer as a problem: its status, its RFC 7807 <c>detail</c> (or <c>title</c>) and its <c>errors</c> by field, when it has them.</summary>
+    private static async Task<ApiProblem> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (response.Content.Headers.ContentType?.MediaType is not ("application/problem+json" or "application/json"))
         {
-            return null;
+            return ApiProblem.FromStatus(response.StatusCode, null);
         }
 
         try
         {
-            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-            return problem.RootElement.ValueKind != JsonValueKind.Object ? null
-                : problem.RootElement.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String ? detail.GetString()
-                : problem.RootElement.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String ? title.GetString()
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return ApiProblem.FromStatus(response.StatusCode, null);
+            }
+
+            var root = document.RootElement;
+            var detail = root.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()
+                : root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String ? title.GetString()
                 : null;
+            var errors = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+            if (root.TryGetProperty("errors", out var fields) && fields.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var field in fields.EnumerateObject())
+                {
+                    errors[field.Name] = field.Value.ValueKind == JsonValueKind.Array
+                        ? [.. field.Value.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.String).Select(m => m.GetString()!)]
+                        : [];
+                }
+            }
+
+            // Without field errors the problem keeps the shared empty map, so equal problems stay equal records.
+            var problem = ApiProblem.FromStatus(response.StatusCode, detail);
+            return errors.Count == 0 ? problem : problem with { Errors = errors };
         }
         catch (JsonException)
         {
-            return null;
+            return ApiProblem.FromStatus(response.StatusCode, null);
         }
     }
 
@@ -102,4 +143,14 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The platform's answer to {Method} {Path} could not be read")]
     private partial void LogUnreadable(Exception exception, string method, string path);
+}
+
+/// <summary>What a call that answers without a body (204 No Content) gives when it succeeds.</summary>
+public sealed record Done
+{
+    public static readonly Done Value = new();
+
+    private Done()
+    {
+    }
 }

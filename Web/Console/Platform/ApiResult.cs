@@ -30,6 +30,14 @@ public enum ApiProblemKind
 /// </summary>
 public sealed record ApiProblem(ApiProblemKind Kind, string Message)
 {
+    private static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> NoErrors = new Dictionary<string, IReadOnlyList<string>>();
+
+    /// <summary>
+    /// A refused request's messages by field (the ProblemDetails <c>errors</c> map, field names as
+    /// the API writes them, e.g. <c>canary.percent</c>), so a form can show each next to its input.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Errors { get; init; } = NoErrors;
+
     public static ApiProblem NotFound(string? detail) =>
         new(ApiProblemKind.NotFound, string.IsNullOrWhiteSpace(detail) ? "Not found." : detail);
 

@@ -19,10 +19,13 @@ public sealed record CanaryTrafficView(int Version, double Percent, bool AutoPro
 
 public sealed record ShadowTrafficView(int Version, double Percent);
 
-/// <summary>The traffic changes, newest first; each entry's before and after deployments are not needed here.</summary>
+/// <summary>The traffic changes, newest first.</summary>
 public sealed record DeploymentHistoryView(string Model, IReadOnlyList<DeploymentHistoryEntryView> History);
 
-public sealed record DeploymentHistoryEntryView(long Revision, DateTimeOffset At, string Actor, string Action, string? Reason);
+/// <param name="Deployment">The traffic after the change; only its production is read, to name what a rollback returns to.</param>
+public sealed record DeploymentHistoryEntryView(long Revision, DateTimeOffset At, string Actor, string Action, string? Reason, HistoryTrafficView? Deployment = null);
+
+public sealed record HistoryTrafficView(int Production);
 
 public sealed record RolloutList(string Model, IReadOnlyList<RolloutView> Rollouts);
 
@@ -66,3 +69,17 @@ public sealed record AuditEntryView(long Id, DateTimeOffset At, string Actor, st
 
 /// <summary>The key an operator signed in with, as <c>GET /api/keys/me</c> describes it.</summary>
 public sealed record OwnKeyView(Guid Id, string Name, IReadOnlyList<string> Roles);
+
+/// <summary>
+/// The body of <c>PUT /api/models/{model}/deployment</c>: the whole traffic the model should take.
+/// The API has no expected revision, so a change is built from the deployment just read and says
+/// everything (production, canary, shadow, sticky key), never only the part that changes.
+/// </summary>
+public sealed record DeploymentRequestBody(int Production, CanaryRequestBody? Canary, ShadowRequestBody? Shadow, string? StickyBy, string? Reason);
+
+public sealed record CanaryRequestBody(int Version, double Percent, bool AutoPromote);
+
+public sealed record ShadowRequestBody(int Version, double Percent);
+
+/// <summary>The body of <c>POST /api/models/{model}/rollback</c>; without a version, the registry returns to the previous production.</summary>
+public sealed record RollbackRequestBody(string? Reason);

@@ -51,6 +51,25 @@ public sealed class FakeRegistry : HttpMessageHandler
         return this;
     }
 
+    /// <summary>
+    /// An answer for one method on a path (a POST and a GET of <c>/api/keys</c> answer differently);
+    /// it is looked up before the answers for any method.
+    /// </summary>
+    public FakeRegistry Answer(string method, string pathAndQuery, HttpStatusCode status, string? body = null, string mediaType = "application/json")
+    {
+        _answers.GetOrAdd($"{method} {pathAndQuery}", _ => new()).Enqueue(() => new HttpResponseMessage(status)
+        {
+            Content = body is null ? null : new StringContent(body, Encoding.UTF8, mediaType),
+        });
+        return this;
+    }
+
+    /// <summary>A 400 ValidationProblem with its <c>errors</c> map, as the registry refuses a request by field.</summary>
+    public FakeRegistry Invalid(string method, string pathAndQuery, string title, string errors) => Answer(
+        method, pathAndQuery, HttpStatusCode.BadRequest,
+        $$"""{ "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1", "title": "{{title}}", "status": 400, "errors": {{errors}} }""",
+        "application/problem+json");
+
     /// <summary>Every request fails as when nothing listens at the registry's address.</summary>
     public FakeRegistry Down()
     {
@@ -58,31 +77,34 @@ public sealed class FakeRegistry : HttpMessageHandler
         return this;
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var key = request.RequestUri!.PathAndQuery;
         _requests.Enqueue(key);
         _sent.Enqueue(new SentRequest(request.Method.Method, key,
-            request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null));
+            request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null,
+            request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken)));
         if (_down)
         {
             throw new HttpRequestException("Connection refused (registry.internal:8443)", null, null);
         }
 
-        if (!_answers.TryGetValue(key, out var queue) || queue.IsEmpty)
+        if ((!_answers.TryGetValue($"{request.Method.Method} {key}", out var queue) || queue.IsEmpty) &&
+            (!_answers.TryGetValue(key, out queue) || queue.IsEmpty))
         {
             _unexpected.Enqueue(key);
-            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError)
+            return new HttpResponseMessage(HttpStatusCode.InternalServerError)
             {
                 Content = new StringContent($"no canned answer for {key}"),
-            });
+            };
         }
 
         // The last answer stays, so a page that polls keeps getting it.
         var answer = queue.Count > 1 && queue.TryDequeue(out var next) ? next : queue.TryPeek(out var last) ? last : throw new InvalidOperationException(key);
-        return Task.FromResult(answer());
+        return answer();
     }
 }
 
-public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey);
+/// <param name="Body">The request's body as sent (JSON), null when it had none.</param>
+public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey, string? Body = null);
