@@ -18,26 +18,11 @@ namespace Flywheel.Platform.Tests;
 public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyncLifetime
 {
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private ConsoleBrowser _browser = null!;
 
-    public async Task InitializeAsync()
-    {
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Environment.GetEnvironmentVariable("FLYWHEEL_CHROMIUM") ?? "/usr/bin/chromium",
-            Headless = true,
-            // Playwright gives every launch a fresh, temporary profile of its own.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        });
-    }
+    public async Task InitializeAsync() => _browser = await ConsoleBrowser.LaunchAsync(_flywheel);
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
 
     [Fact]
     public async Task An_operator_changes_a_canary_promotes_it_and_rolls_back_and_finds_each_in_the_history_and_the_audit_log()
@@ -52,14 +37,14 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
 
         var operatorName = "console-controls-op-" + Guid.NewGuid().ToString("N")[..8];
         var operatorKey = await ServingSetup.CreateKeyAsync(admin, operatorName, ["operator"], null);
-        var page = await NewPageAsync();
+        var page = await _browser.NewPageAsync(height: 900);
         await SignInAsync(page, operatorKey, operatorName, $"/models/{model}?section=deployment");
 
         var traffic = page.Locator("dl.traffic");
         var controls = page.Locator("section.deployment-controls");
         var history = page.Locator("section[aria-labelledby=history-heading] tbody tr");
         await Expect(traffic).ToContainTextAsync("v2 on 20% of traffic");
-        await Screenshot(page, "deployment-controls", controls);
+        await _browser.ScreenshotAsync(page, "deployment-controls", controls);
 
         // A share out of range is explained in the form; nothing is sent.
         await controls.GetByLabel("Share of traffic (%)").FillAsync("100");
@@ -71,7 +56,7 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await controls.GetByRole(AriaRole.Button, new() { Name = "Change canary" }).ClickAsync();
         await Expect(page.Locator("#confirm-change")).ToHaveTextAsync($"Send 30% of {model}'s traffic to v2 (now 20%)? v1 keeps the other 70%.");
         await page.GetByLabel("Reason (optional; kept in the deployment history and the audit log)").FillAsync("more traffic for v2");
-        await Screenshot(page, "deployment-confirm", controls);
+        await _browser.ScreenshotAsync(page, "deployment-confirm", controls);
         await controls.GetByRole(AriaRole.Button, new() { Name = "Confirm: change canary" }).ClickAsync();
         await Expect(traffic).ToContainTextAsync("v2 on 30% of traffic");
         await Expect(history.First).ToContainTextAsync(operatorName);
@@ -95,7 +80,7 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await Expect(history.First).ToContainTextAsync(operatorName);
         await Expect(history.First).ToContainTextAsync("v2 worse on complaints");
         await Expect(history).ToHaveCountAsync(5);
-        await Screenshot(page, "deployment-history");
+        await _browser.ScreenshotAsync(page, "deployment-history");
 
         // What the registry holds is what the page said.
         var deployment = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
@@ -108,7 +93,7 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await Expect(controls.GetByRole(AriaRole.Button, new() { Name = "Start canary" })).ToBeVisibleAsync();
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
             "the deployment section scrolls sideways at 768 px");
-        await Screenshot(page, "deployment-tablet");
+        await _browser.ScreenshotAsync(page, "deployment-tablet");
         await page.SetViewportSizeAsync(1280, 900);
 
         // The audit log names the operator's key for the change and for the rollback.
@@ -127,13 +112,13 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await Expect(entries).ToHaveCountAsync(4);
         await Expect(entries.Nth(1)).ToContainTextAsync(operatorName);
         await Expect(entries.Nth(1)).ToContainTextAsync("more traffic for v2");
-        await Screenshot(page, "deployment-audit");
+        await _browser.ScreenshotAsync(page, "deployment-audit");
     }
 
     [Fact]
     public async Task An_admin_creates_a_key_sees_it_once_and_revokes_it_and_the_api_then_refuses_it()
     {
-        var page = await NewPageAsync();
+        var page = await _browser.NewPageAsync(height: 900);
         await SignInAsync(page, _flywheel.AdminKey, "bootstrap-admin", "/keys");
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "API keys", Level = 1 })).ToBeVisibleAsync();
         await Expect(page.Locator("table.keys tbody tr").First).ToBeVisibleAsync();
@@ -152,7 +137,7 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await Expect(row).ToContainTextAsync("viewer");
         await Expect(row).ToContainTextAsync("5/s");
         await Expect(row).Not.ToContainTextAsync(key);
-        await Screenshot(page, "key-created");
+        await _browser.ScreenshotAsync(page, "key-created");
 
         // The key works: it says who it is.
         using var client = _flywheel.CreateClient(ResourceNames.Gateway);
@@ -170,7 +155,7 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await page.GetByRole(AriaRole.Button, new() { Name = "Confirm: revoke" }).ClickAsync();
         await Expect(row.GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
         await Expect(row).ToHaveClassAsync("revoked");
-        await Screenshot(page, "keys");
+        await _browser.ScreenshotAsync(page, "keys");
 
         using var refused = await client.GetAsync("/api/keys/me");
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
@@ -188,12 +173,6 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
     }
 
-    private Task<IPage> NewPageAsync() => _browser.NewPageAsync(new BrowserNewPageOptions
-    {
-        BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-        ViewportSize = new() { Width = 1280, Height = 900 },
-    });
-
     /// <summary>Signs in with <paramref name="key"/> and comes back to <paramref name="returnTo"/> in the circuit that holds it.</summary>
     private static async Task SignInAsync(IPage page, string key, string name, string returnTo)
     {
@@ -205,21 +184,5 @@ public sealed class ConsoleControlsBrowserTests(PlatformFixture fixture) : IAsyn
         await page.Locator("form button[type=submit]").ClickAsync();
         await Expect(page.Locator("#signed-in-as")).ToContainTextAsync(name);
         Assert.DoesNotContain(key, await page.ContentAsync(), StringComparison.Ordinal);
-    }
-
-    /// <summary>The whole page, or only <paramref name="part"/> of it.</summary>
-    private async Task Screenshot(IPage page, string name, ILocator? part = null)
-    {
-        var directory = Path.Combine(_flywheel.DataDirectory, "..", "..", "test-results", "console");
-        Directory.CreateDirectory(directory);
-        var path = Path.Combine(directory, $"{name}.png");
-        if (part is null)
-        {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        }
-        else
-        {
-            await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path });
-        }
     }
 }
