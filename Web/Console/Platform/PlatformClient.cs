@@ -9,7 +9,7 @@ namespace Flywheel.Console.Platform;
 /// own. The few calls that act or read the audit log or the prediction log carry the key of the operator who signed in
 /// (<see cref="Security.OperatorSession"/>), so the audit log names that operator.
 /// </summary>
-public sealed class PlatformClient(HttpClient http, ILogger<PlatformClient> logger) : ApiClient(http, logger)
+public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClient> logger) : ApiClient(http, logger)
 {
     /// <summary>Rows of an ingestion's quarantine fetched per page.</summary>
     public const int QuarantinePageSize = 50;
