@@ -27,7 +27,7 @@ public static class OverviewCharts
     public static string MinuteLabel(DateTimeOffset minute) => minute.UtcDateTime.ToString("HH:mm", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// "total 40, peak 25 at 10:31, latest 3" — what a chart shows, in words. Null values for an empty chart: "no data".
+    /// "peak 25 at 10:31, latest 3 at 10:59": what a chart shows, in words; "no data" for an empty one.
     /// </summary>
     public static string Summary(IReadOnlyList<ChartPoint> points, string unit = "")
     {
