@@ -4,6 +4,7 @@ using Flywheel.Registry.Deployments;
 using Flywheel.Registry.Ingestion;
 using Flywheel.Registry.Keys;
 using Flywheel.Registry.Models;
+using Flywheel.Registry.Overview;
 using Flywheel.Registry.Predictions;
 using Flywheel.Registry.Rollouts;
 using Flywheel.Registry.Security;
@@ -39,5 +40,6 @@ app.MapApiKeysApi();
 app.MapAuditApi();
 app.MapBatchPredictionsApi();
 app.MapPredictionsApi();
+app.MapOverviewApi();
 
 app.Run();

@@ -26,5 +26,6 @@ internal static class Extensions
             client.Timeout = TimeSpan.FromSeconds(10);
         });
         builder.Services.AddScoped<OperatorSession>();
+        Radzen.ServiceCollectionExtensions.AddRadzenComponents(builder.Services);
     }
 }

@@ -5,7 +5,7 @@ namespace Flywheel.Console.Monitoring;
 /// <summary>One report's live metric: the value, its interval where 30 or more rows were labelled, and the held-out value.</summary>
 public sealed record MetricPoint(Guid ReportId, DateTimeOffset At, int Version, double Value, double? Low, double? High, double? Training, long Labelled, bool Degraded);
 
-/// <summary>The live metric over time, oldest first, with the range a chart's axis must cover.</summary>
+/// <summary>The live metric over time, oldest first, with the range a chart's value axis must cover (interval and held-out value included).</summary>
 public sealed record MetricTrendView(string Metric, IReadOnlyList<MetricPoint> Points, double Min, double Max);
 
 public static class MetricTrend
@@ -37,8 +37,4 @@ public static class MetricTrend
 
         return new MetricTrendView(metric, points, min, max);
     }
-
-    /// <summary>Where a value sits on a chart of the given height: the trend's max at the top (0), its min at the bottom.</summary>
-    public static double Y(MetricTrendView trend, double value, double height) =>
-        height - (Math.Clamp(value, trend.Min, trend.Max) - trend.Min) / (trend.Max - trend.Min) * height;
 }

@@ -59,10 +59,11 @@ public sealed class DriftPageTests : ConsoleTest
         Assert.Contains("KS 0.31 vs 0.05, p = 0.001", Text(amount), StringComparison.Ordinal);
         Assert.Contains("drifted: distribution", Text(amount), StringComparison.Ordinal);
         Assert.Contains("feature-drifted", amount.ClassList);
-        var heights = amount.QuerySelectorAll("rect.bar-reference").Select(r => double.Parse(r.GetAttribute("height")!, CultureInfo.InvariantCulture)).ToList();
-        var currents = amount.QuerySelectorAll("rect.bar-current").Select(r => double.Parse(r.GetAttribute("height")!, CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal([62.5, 37.5, 25], heights);
-        Assert.Equal([12.5, 12.5, 100], currents);
+        // Drawn by Radzen, both sides on one axis; named in words for readers who cannot see it.
+        page.WaitForAssertion(() => Assert.NotNull(amount.QuerySelector("figure.histogram .rz-chart svg")));
+        Assert.Equal(2, page.Find("article.feature[aria-labelledby=feature-amount]").QuerySelectorAll("figure.histogram .rz-column-series").Length);
+        Assert.Equal("amount: reference and current share per bin; [0, 100) 50% vs 10%; [100, 200) 30% vs 10%; [200, 300] 20% vs 80%",
+            amount.QuerySelector("figure.histogram [role=img]")!.GetAttribute("aria-label"));
         Assert.Equal(["[0, 100) 50% 10%", "[100, 200) 30% 10%", "[200, 300] 20% 80%"], amount.QuerySelectorAll("table.histogram-table tbody tr").Select(r => string.Join(" ", Cells(r))));
         var email = page.Find("article.feature[aria-labelledby=feature-email]");
         Assert.Contains("Not tested: PII: only presence is checked", Text(email), StringComparison.Ordinal);
@@ -82,9 +83,12 @@ public sealed class DriftPageTests : ConsoleTest
         Assert.Equal("Report of 2026-01-04 10:00:00 UTC", Text(page.Find("#report-heading")));
         Assert.Equal("true", page.Find($"table.drift-grid thead a[href='/models/card-fraud/drift?report={CannedServing.ReportOld}']").GetAttribute("aria-current"));
         Assert.Contains("drifted: missing rate", Text(page.Find("article.feature[aria-labelledby=feature-email]")), StringComparison.Ordinal);
-        Assert.Equal(2, page.FindAll("figure.trend circle").Count);
-        Assert.Equal(2, page.FindAll("figure.trend line.ci").Count);
-        Assert.Single(page.FindAll("figure.trend line.training"));
+        page.WaitForAssertion(() => Assert.NotEmpty(page.FindAll("figure.trend .rz-chart svg")));
+        // The value, the interval's two bounds and the held-out value, each a Radzen line.
+        Assert.Equal(4, page.FindAll("figure.trend .rz-line-series").Count);
+        Assert.StartsWith("Live auc over 2 reports, between", page.Find("figure.trend [role=img]").GetAttribute("aria-label"), StringComparison.Ordinal);
+        Assert.Equal(["2026-01-04 10:00:00 UTC v1 0.88 0.84 to 0.92 0.9 120", "2026-01-04 11:00:00 UTC v1 0.81 0.77 to 0.85 0.9 120"],
+            page.FindAll("table.trend-table tbody tr").Select(r => string.Join(" ", Cells(r))));
         Assert.Equal(1, Registry.Count(Reports));
     }
 

@@ -47,28 +47,4 @@ public sealed class ModelsPageTests : ConsoleTest
         page.WaitForAssertion(() => Assert.Contains("could not be reached", Text(page.Find("[role=alert]")), StringComparison.Ordinal));
         Assert.DoesNotContain("registry.internal", page.Markup, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void The_overview_counts_the_models_and_links_to_them()
-    {
-        Registry.Json("/api/info", """{ "service": "flywheel-registry", "version": "0.1.0", "environment": "Development" }""");
-        Registry.Json("/api/models", Canned.Models(Canned.Model()));
-
-        var page = Render<Home>();
-
-        page.WaitForAssertion(() => Assert.Contains("1 model.", Text(page.Find("section[aria-labelledby=models-heading]")), StringComparison.Ordinal));
-        Assert.Equal("/models", page.Find("section[aria-labelledby=models-heading] a").GetAttribute("href"));
-        Assert.Equal("flywheel-registry 0.1.0", Text(page.Find("[data-testid=registry-version]")));
-    }
-
-    [Fact]
-    public void The_overview_still_links_to_the_models_when_the_control_plane_is_down()
-    {
-        Registry.Down();
-
-        var page = Render<Home>();
-
-        page.WaitForAssertion(() => Assert.Contains("could not be reached", Text(page.Find("[role=alert]")), StringComparison.Ordinal));
-        Assert.Equal("/models", page.Find("section[aria-labelledby=models-heading] a").GetAttribute("href"));
-    }
 }

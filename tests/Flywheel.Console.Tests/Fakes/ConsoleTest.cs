@@ -6,6 +6,7 @@ using Flywheel.Console.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Radzen;
 
 namespace Flywheel.Console.Tests.Fakes;
 
@@ -28,6 +29,10 @@ public abstract class ConsoleTest : BunitContext
         Services.AddScoped<OperatorSession>();
         Services.AddSingleton(Options.Create(Settings));
         Services.AddSingleton(TimeProvider.System);
+        // Radzen's charts as in the console, with their script answering the size a browser would measure, so they render their SVG.
+        Services.AddRadzenComponents();
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        JSInterop.Setup<Radzen.Blazor.Rendering.Rect>("Radzen.createChart", _ => true).SetResult(new Radzen.Blazor.Rendering.Rect { Width = 400, Height = 160 });
         // As in the console: every page runs in an interactive server circuit.
         Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
     }

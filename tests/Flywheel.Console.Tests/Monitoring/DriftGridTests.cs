@@ -62,9 +62,6 @@ public sealed class DriftGridTests
         Assert.Equal([0.7, 0.8], trend.Points.Select(p => p.Value));
         Assert.True(trend.Points[0].Degraded);
         Assert.Equal((0.6, 0.9), (trend.Min, trend.Max));
-        Assert.Equal(0, MetricTrend.Y(trend, 0.9, 100), 9);
-        Assert.Equal(100, MetricTrend.Y(trend, 0.6, 100), 9);
-        Assert.Equal(50, MetricTrend.Y(trend, 0.75, 100), 9);
         Assert.Null(MetricTrend.Build([Report(0)]));
     }
 }
