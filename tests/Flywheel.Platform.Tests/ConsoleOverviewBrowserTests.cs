@@ -17,25 +17,11 @@ namespace Flywheel.Platform.Tests;
 public sealed class ConsoleOverviewBrowserTests(PlatformFixture fixture) : IAsyncLifetime
 {
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private ConsoleBrowser _browser = null!;
 
-    public async Task InitializeAsync()
-    {
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Environment.GetEnvironmentVariable("FLYWHEEL_CHROMIUM") ?? "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        });
-    }
+    public async Task InitializeAsync() => _browser = await ConsoleBrowser.LaunchAsync(_flywheel);
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
 
     [Fact]
     public async Task The_overview_shows_a_deployed_model_s_traffic_and_its_charts_at_laptop_and_tablet_width()
@@ -70,13 +56,8 @@ public sealed class ConsoleOverviewBrowserTests(PlatformFixture fixture) : IAsyn
         }
 
         Assert.Equal(Sent, sent);
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-            ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-        });
-        await page.GotoAsync("/");
-        await Expect(page.Locator("header[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 30_000 });
+        var page = await _browser.NewPageAsync(width: 1366, height: 900);
+        await ConsoleBrowser.GoToAsync(page, "/");
 
         var card = page.Locator($"article.overview-model[data-model='{model}']");
         await Expect(card).ToBeVisibleAsync(new() { Timeout = 30_000 });
@@ -88,20 +69,13 @@ public sealed class ConsoleOverviewBrowserTests(PlatformFixture fixture) : IAsyn
         await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync();
         await Expect(card.Locator("[data-chart=p95] .rz-chart svg")).ToBeVisibleAsync();
         Assert.Contains("Requests, last 30 minutes: peak", await card.Locator("[data-chart=requests] [role=img]").GetAttributeAsync("aria-label"), StringComparison.Ordinal);
-        await Screenshot(page, "overview");
+        await _browser.ScreenshotAsync(page, "overview");
 
         await page.SetViewportSizeAsync(768, 1024);
         await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync();
         // Nothing runs off the side at tablet width.
         var overflow = await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > document.documentElement.clientWidth");
         Assert.False(overflow, "the overview scrolls sideways at 768 px");
-        await Screenshot(page, "overview-tablet");
-    }
-
-    private async Task Screenshot(IPage page, string name)
-    {
-        var directory = Path.Combine(_flywheel.DataDirectory, "..", "..", "test-results", "console");
-        Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
+        await _browser.ScreenshotAsync(page, "overview-tablet");
     }
 }
