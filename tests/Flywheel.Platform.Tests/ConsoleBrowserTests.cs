@@ -150,7 +150,8 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await ConsoleBrowser.GoToAsync(page, $"/models/{model}/drift");
         await Expect(page.Locator("table.drift-grid tbody tr").First).ToContainTextAsync("amount");
         await Expect(page.Locator("article.feature")).ToHaveCountAsync(4);
-        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] rect.bar-current")).Not.ToHaveCountAsync(0);
+        // Reference and current, each a Radzen column series.
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] figure.histogram .rz-column-series")).ToHaveCountAsync(2);
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] table.histogram-table tbody tr")).Not.ToHaveCountAsync(0);
         await _browser.ScreenshotAsync(page, "drift");
 
