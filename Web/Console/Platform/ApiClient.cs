@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Flywheel.Console.Security;
 using Polly;
 
 namespace Flywheel.Console.Platform;
@@ -24,23 +25,20 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
 
     protected static string Escape(string segment) => Uri.EscapeDataString(segment);
 
-    protected Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken cancellationToken, string? apiKey = null) where T : class =>
-        SendAsync<T>(HttpMethod.Get, path, apiKey, cancellationToken);
+    protected Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken cancellationToken, PlatformCredential? credential = null) where T : class =>
+        SendAsync<T>(HttpMethod.Get, path, credential, cancellationToken);
 
     /// <summary>A POST with an empty JSON body, as the platform's actions without options take.</summary>
-    protected Task<ApiResult<T>> PostAsync<T>(string path, string apiKey, CancellationToken cancellationToken) where T : class =>
-        SendAsync<T>(HttpMethod.Post, path, apiKey, cancellationToken);
+    protected Task<ApiResult<T>> PostAsync<T>(string path, PlatformCredential credential, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Post, path, credential, cancellationToken);
 
-    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, string? apiKey, CancellationToken cancellationToken) where T : class
+    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, PlatformCredential? credential, CancellationToken cancellationToken) where T : class
     {
         try
         {
             using var request = new HttpRequestMessage(method, path);
-            if (apiKey is not null)
-            {
-                // Per request, never on the shared client: each circuit acts with its own operator's key.
-                request.Headers.Add(ApiKeyHeader, apiKey);
-            }
+            // Per request, never on the shared client: each circuit acts as its own person.
+            credential?.ApplyTo(request);
 
             if (method == HttpMethod.Post)
             {
