@@ -64,7 +64,9 @@ public sealed class FakeRegistry : HttpMessageHandler
         var key = request.RequestUri!.PathAndQuery;
         _requests.Enqueue(key);
         _sent.Enqueue(new SentRequest(request.Method.Method, key,
-            request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null));
+            request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null,
+            request.Headers.TryGetValues("X-Flywheel-User", out var users) ? users.Single() : null,
+            request.Headers.TryGetValues("X-Flywheel-User-Roles", out var roles) ? roles.Single() : null));
         if (_down)
         {
             throw new HttpRequestException("Connection refused (registry.internal:8443)", null, null);
@@ -85,4 +87,5 @@ public sealed class FakeRegistry : HttpMessageHandler
     }
 }
 
-public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey);
+/// <summary>A request the console sent: the key it carried and, when the console acted for a person, their name and roles.</summary>
+public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey, string? User = null, string? UserRoles = null);
