@@ -36,6 +36,16 @@ var driftMonitor = builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNa
 var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
     .WithReference(registry).WaitFor(registry)
     .WithReference(driftMonitor).WaitFor(driftMonitor);
+if (builder.AddConsoleSecrets() is ({ } consoleKey, { } consoleAdminPassword))
+{
+    // The registry installs the console's key; the console acts with it for whoever signs in, and
+    // offers the local development account admin (docs/console.md, "Signing in").
+    registry.WithEnvironment("Flywheel__ConsoleKey", consoleKey);
+    console.WithEnvironment("Flywheel__Console__ServiceKey", consoleKey)
+        .WithEnvironment("Flywheel__Console__Accounts__0__Name", "admin")
+        .WithEnvironment("Flywheel__Console__Accounts__0__Roles__0", Roles.Admin)
+        .WithEnvironment("Flywheel__Console__Accounts__0__Password", consoleAdminPassword);
+}
 
 builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
     .Uses(infra.Database).Uses(infra.OnlineStore)

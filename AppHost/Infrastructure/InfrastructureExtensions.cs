@@ -41,6 +41,28 @@ internal static class InfrastructureExtensions
         return builder.AddParameter(ResourceNames.AdminKey, LocalSecrets.Read(keyFile), secret: true);
     }
 
+    /// <summary>
+    /// The console's service key (role <c>console</c>, installed by the registry at start) and the
+    /// password of the console's local development account <c>admin</c>: created once per data
+    /// folder for local runs (<c>./flywheel up</c> prints where the password is). Null when
+    /// publishing: a deployment wires its own console key secret and signs people in with OpenID
+    /// Connect (docs/deploy-azure.md), never with a generated password.
+    /// </summary>
+    public static (IResourceBuilder<ParameterResource> Key, IResourceBuilder<ParameterResource> AdminPassword)? AddConsoleSecrets(
+        this IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return null;
+        }
+
+        var directory = InfrastructureOptions.DataDirectoryOf(builder);
+        return (
+            builder.AddParameter(ResourceNames.ConsoleKey, LocalSecrets.Read(LocalSecrets.PasswordFile(directory, ResourceNames.ConsoleKey)), secret: true),
+            builder.AddParameter(ResourceNames.ConsoleAdminPassword,
+                LocalSecrets.Read(LocalSecrets.PasswordFile(directory, ResourceNames.ConsoleAdminPassword)), secret: true));
+    }
+
     private static Dependency External(IDistributedApplicationBuilder builder, string name) =>
         new(builder.AddConnectionString(name), Server: null);
 }

@@ -21,6 +21,12 @@ public static class ResourceNames
     /// <summary>The bootstrap admin API key (a secret parameter).</summary>
     public const string AdminKey = "admin-key";
 
+    /// <summary>The console's service API key (role <c>console</c>), which acts for the person signed in.</summary>
+    public const string ConsoleKey = "console-key";
+
+    /// <summary>The password of the console's local development account <c>admin</c> (local runs only).</summary>
+    public const string ConsoleAdminPassword = "console-admin";
+
     // Services.
     public const string Migrator = "migrator";
     public const string Gateway = "gateway";

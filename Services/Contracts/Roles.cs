@@ -17,4 +17,14 @@ public static class Roles
     /// changes nothing: for people who look, such as auditors and on-call readers.
     /// </summary>
     public const string Viewer = "viewer";
+
+    /// <summary>
+    /// The console's own service key. Alone it may do nothing; with the signed-in person's name
+    /// and roles in <c>X-Flywheel-User</c> / <c>X-Flywheel-User-Roles</c> the request acts as that
+    /// person (viewer, operator or admin at most), so the audit log names who did it.
+    /// </summary>
+    public const string Console = "console";
+
+    /// <summary>The roles a person signed in to the console may hold and the console may pass on.</summary>
+    public static readonly IReadOnlyList<string> People = [Viewer, Operator, Admin];
 }

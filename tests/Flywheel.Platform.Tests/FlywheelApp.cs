@@ -95,6 +95,12 @@ public sealed class FlywheelApp : IAsyncDisposable
     /// <summary>The bootstrap admin API key the AppHost created for this platform's data folder.</summary>
     public string AdminKey => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.AdminKey + ".password")).Trim();
 
+    /// <summary>The password of the console's local development account <c>admin</c>, generated like the admin key.</summary>
+    public string ConsoleAdminPassword => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.ConsoleAdminPassword + ".password")).Trim();
+
+    /// <summary>The console's service key (role <c>console</c>), generated like the admin key.</summary>
+    public string ConsoleKey => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.ConsoleKey + ".password")).Trim();
+
     public async Task<string> ConnectionStringAsync(string name) =>
         await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"No connection string '{name}'.");
 

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using Flywheel.Contracts;
 using Flywheel.Core.Serving;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -23,28 +24,49 @@ public static class Policies
 }
 
 /// <summary>
-/// Makes sure the deployment's bootstrap admin key (<c>Flywheel:AdminKey</c>) exists, hashed, so
-/// the first operator can sign in and create the real keys.
+/// Makes sure the deployment's bootstrap keys exist, hashed: the admin key
+/// (<c>Flywheel:AdminKey</c>), so the first operator can sign in and create the real keys, and the
+/// console's service key (<c>Flywheel:ConsoleKey</c>, role <c>console</c>), which acts only for the
+/// person signed in to the console.
 /// </summary>
 public sealed class AdminKeyBootstrap(NpgsqlDataSource database, IConfiguration configuration, ILogger<AdminKeyBootstrap> logger) : IHostedService
 {
+    public const int MinKeyLength = 32;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (configuration["Flywheel:AdminKey"] is not { Length: >= 32 } key)
+        if (configuration["Flywheel:AdminKey"] is { Length: >= MinKeyLength } adminKey)
+        {
+            await EnsureAsync("bootstrap-admin", adminKey, Roles.Admin, cancellationToken);
+        }
+        else
         {
             logger.LogWarning("No bootstrap admin key (Flywheel:AdminKey, at least 32 characters) is configured");
-            return;
         }
 
-        await using var command = database.CreateCommand("""
-            INSERT INTO registry.api_keys (id, name, key_hash, roles)
-            VALUES ($1, 'bootstrap-admin', $2, ARRAY['admin'])
-            ON CONFLICT (key_hash) DO NOTHING
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7() });
-        command.Parameters.Add(new NpgsqlParameter { Value = ApiKeyHash.Compute(key) });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (configuration["Flywheel:ConsoleKey"] is { Length: >= MinKeyLength } consoleKey)
+        {
+            await EnsureAsync("console", consoleKey, Roles.Console, cancellationToken);
+        }
+        else if (configuration["Flywheel:ConsoleKey"] is { Length: > 0 })
+        {
+            logger.LogWarning("The console key (Flywheel:ConsoleKey) is shorter than 32 characters and was not installed");
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task EnsureAsync(string name, string key, string role, CancellationToken cancellationToken)
+    {
+        await using var command = database.CreateCommand("""
+            INSERT INTO registry.api_keys (id, name, key_hash, roles)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (key_hash) DO NOTHING
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7() });
+        command.Parameters.Add(new NpgsqlParameter { Value = name });
+        command.Parameters.Add(new NpgsqlParameter { Value = ApiKeyHash.Compute(key) });
+        command.Parameters.Add(new NpgsqlParameter { Value = new[] { role } });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Flywheel.Console.Security;
 using Polly;
 
 namespace Flywheel.Console.Platform;
@@ -24,35 +25,32 @@ public abstract partial class ApiClient(HttpClient http, ILogger logger)
 
     protected static string Escape(string segment) => Uri.EscapeDataString(segment);
 
-    protected Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken cancellationToken, string? apiKey = null) where T : class =>
-        SendAsync<T>(HttpMethod.Get, path, apiKey, cancellationToken);
+    protected Task<ApiResult<T>> GetAsync<T>(string path, CancellationToken cancellationToken, PlatformCredential? credential = null) where T : class =>
+        SendAsync<T>(HttpMethod.Get, path, credential, cancellationToken);
 
     /// <summary>A POST with an empty JSON body, as the platform's actions without options take.</summary>
-    protected Task<ApiResult<T>> PostAsync<T>(string path, string apiKey, CancellationToken cancellationToken) where T : class =>
-        SendAsync<T>(HttpMethod.Post, path, apiKey, cancellationToken);
+    protected Task<ApiResult<T>> PostAsync<T>(string path, PlatformCredential credential, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Post, path, credential, cancellationToken);
 
     /// <summary>A POST whose body is <paramref name="body"/>, written snake_case as the platform reads it.</summary>
-    protected Task<ApiResult<T>> PostAsync<T>(string path, object body, string apiKey, CancellationToken cancellationToken) where T : class =>
-        SendAsync<T>(HttpMethod.Post, path, apiKey, cancellationToken, body);
+    protected Task<ApiResult<T>> PostAsync<T>(string path, object body, PlatformCredential credential, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Post, path, credential, cancellationToken, body);
 
     /// <summary>A PUT whose body is <paramref name="body"/>, written snake_case as the platform reads it.</summary>
-    protected Task<ApiResult<T>> PutAsync<T>(string path, object body, string apiKey, CancellationToken cancellationToken) where T : class =>
-        SendAsync<T>(HttpMethod.Put, path, apiKey, cancellationToken, body);
+    protected Task<ApiResult<T>> PutAsync<T>(string path, object body, PlatformCredential credential, CancellationToken cancellationToken) where T : class =>
+        SendAsync<T>(HttpMethod.Put, path, credential, cancellationToken, body);
 
     /// <summary>A DELETE; the platform answers 204 with no body, so success is <see cref="Done"/>.</summary>
-    protected Task<ApiResult<Done>> DeleteAsync(string path, string apiKey, CancellationToken cancellationToken) =>
-        SendAsync<Done>(HttpMethod.Delete, path, apiKey, cancellationToken);
+    protected Task<ApiResult<Done>> DeleteAsync(string path, PlatformCredential credential, CancellationToken cancellationToken) =>
+        SendAsync<Done>(HttpMethod.Delete, path, credential, cancellationToken);
 
-    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, string? apiKey, CancellationToken cancellationToken, object? body = null) where T : class
+    private async Task<ApiResult<T>> SendAsync<T>(HttpMethod method, string path, PlatformCredential? credential, CancellationToken cancellationToken, object? body = null) where T : class
     {
         try
         {
             using var request = new HttpRequestMessage(method, path);
-            if (apiKey is not null)
-            {
-                // Per request, never on the shared client: each circuit acts with its own operator's key.
-                request.Headers.Add(ApiKeyHeader, apiKey);
-            }
+            // Per request, never on the shared client: each circuit acts as its own person.
+            credential?.ApplyTo(request);
 
             if (body is not null)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Flywheel.Console.Security;
 
 namespace Flywheel.Console.Platform;
 
@@ -62,15 +63,15 @@ public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClie
         GetAsync<RetrainingDecisionList>($"/api/models/{Escape(model)}/retraining?limit=50", cancellationToken);
 
     /// <summary>Promotes a rollout that awaits approval, as the signed-in operator.</summary>
-    public Task<ApiResult<RolloutView>> ApproveRolloutAsync(string model, Guid rolloutId, string apiKey, CancellationToken cancellationToken) =>
-        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/approve", apiKey, cancellationToken);
+    public Task<ApiResult<RolloutView>> ApproveRolloutAsync(string model, Guid rolloutId, PlatformCredential credential, CancellationToken cancellationToken) =>
+        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/approve", credential, cancellationToken);
 
     /// <summary>Rolls a rollout's version back, as the signed-in operator.</summary>
-    public Task<ApiResult<RolloutView>> RejectRolloutAsync(string model, Guid rolloutId, string apiKey, CancellationToken cancellationToken) =>
-        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/reject", apiKey, cancellationToken);
+    public Task<ApiResult<RolloutView>> RejectRolloutAsync(string model, Guid rolloutId, PlatformCredential credential, CancellationToken cancellationToken) =>
+        PostAsync<RolloutView>($"/api/models/{Escape(model)}/rollouts/{rolloutId}/reject", credential, cancellationToken);
 
     /// <summary>A page of the audit log, newest first; it needs an operator's or admin's key.</summary>
-    public Task<ApiResult<AuditPageView>> GetAuditAsync(string? model, string? action, long? before, string apiKey, CancellationToken cancellationToken)
+    public Task<ApiResult<AuditPageView>> GetAuditAsync(string? model, string? action, long? before, PlatformCredential credential, CancellationToken cancellationToken)
     {
         var query = new List<string> { string.Create(CultureInfo.InvariantCulture, $"limit={AuditPageSize}") };
         if (!string.IsNullOrWhiteSpace(model))
@@ -88,16 +89,16 @@ public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClie
             query.Add(string.Create(CultureInfo.InvariantCulture, $"before={id}"));
         }
 
-        return GetAsync<AuditPageView>($"/api/audit?{string.Join('&', query)}", cancellationToken, apiKey);
+        return GetAsync<AuditPageView>($"/api/audit?{string.Join('&', query)}", cancellationToken, credential);
     }
 
     /// <summary>A logged prediction with its label and lineage; the log holds business data, so it needs an operator's or admin's key.</summary>
-    public Task<ApiResult<PredictionView>> GetPredictionAsync(Guid predictionId, string apiKey, CancellationToken cancellationToken) =>
-        GetAsync<PredictionView>($"/api/predictions/{predictionId}", cancellationToken, apiKey);
+    public Task<ApiResult<PredictionView>> GetPredictionAsync(Guid predictionId, PlatformCredential credential, CancellationToken cancellationToken) =>
+        GetAsync<PredictionView>($"/api/predictions/{predictionId}", cancellationToken, credential);
 
     /// <summary>Who a key is: how a sign-in checks the key it was given.</summary>
-    public Task<ApiResult<OwnKeyView>> GetOwnKeyAsync(string apiKey, CancellationToken cancellationToken) =>
-        GetAsync<OwnKeyView>("/api/keys/me", cancellationToken, apiKey);
+    public Task<ApiResult<OwnKeyView>> GetOwnKeyAsync(PlatformCredential credential, CancellationToken cancellationToken) =>
+        GetAsync<OwnKeyView>("/api/keys/me", cancellationToken, credential);
 }
 
 public sealed record PlatformInfo(string Service, string Version, string Environment);

@@ -67,4 +67,75 @@ public sealed class SignInPageTests : ConsoleTest
         Assert.Equal("/", Flywheel.Console.Display.Links.LocalOrHome("https://evil.example/"));
         Assert.Equal("/audit", Flywheel.Console.Display.Links.LocalOrHome("/audit"));
     }
+
+    [Fact]
+    public void A_person_signed_in_with_the_cookie_is_acted_for_with_the_console_key_and_their_name_and_roles()
+    {
+        Authorization.SetAuthorized("alice@contoso.com");
+        Authorization.SetRoles("operator", "console", "predictor");
+        Authorization.SetClaims(new System.Security.Claims.Claim(ConsolePrincipal.MethodClaim, ConsolePrincipal.Local));
+        Registry.Json("/api/audit?limit=50", """{ "entries": [], "next_before": null }""");
+
+        var page = Render<AuditPage>();
+
+        page.WaitForAssertion(() => Assert.Single(Registry.Sent));
+        var sent = Registry.Sent.Single();
+        Assert.Equal((ServiceKey, "alice@contoso.com", "operator"), (sent.ApiKey, sent.User, sent.UserRoles));
+        var session = Services.GetRequiredService<OperatorSession>();
+        Assert.Equal(SignInMethod.Local, session.Identity!.Method);
+        Assert.True(session.CanOperate);
+    }
+
+    [Fact]
+    public void Without_the_console_key_a_cookie_principal_is_not_signed_in()
+    {
+        SignIn.ServiceKey = null;
+        Authorization.SetAuthorized("alice@contoso.com");
+        Authorization.SetRoles("admin");
+
+        Assert.False(Services.GetRequiredService<OperatorSession>().SignedIn);
+    }
+
+    [Fact]
+    public void With_local_accounts_the_page_offers_a_password_form_that_posts_with_an_antiforgery_token_and_says_when_it_failed()
+    {
+        SignIn.Accounts = [new LocalAccount { Name = "admin", Roles = ["admin"], Password = "p" }];
+        var navigation = Services.GetRequiredService<NavigationManager>();
+        navigation.NavigateTo("/sign-in?failed=password&return=%2Faudit");
+
+        var page = Render<SignInPage>();
+
+        var form = page.Find("#password-form");
+        Assert.Equal("post", form.GetAttribute("method"));
+        Assert.Equal(SignInApi.SignInPath, form.GetAttribute("action"));
+        Assert.Equal("/audit", form.QuerySelector("input[name=return]")!.GetAttribute("value"));
+        Assert.Equal(FakeAntiforgery.Token, form.QuerySelector("input[name=__RequestVerificationToken]")?.GetAttribute("value"));
+        Assert.Equal("The name or password is not right.", Text(page.Find("#sign-in-failed")));
+        Assert.Empty(page.FindAll("#oidc-sign-in"));
+        // The key form is still there, and its button is the page's only submit button.
+        Assert.Single(page.FindAll("form button[type=submit]"));
+    }
+
+    [Fact]
+    public void The_identity_provider_button_shows_only_when_OpenID_Connect_is_configured()
+    {
+        SignIn.Oidc = new OidcOptions { Authority = "https://login.microsoftonline.com/tenant/v2.0", ClientId = "console" };
+
+        var page = Render<SignInPage>();
+
+        Assert.Equal("Sign in with Microsoft Entra ID", page.Find("#oidc-sign-in").GetAttribute("value"));
+        Assert.Empty(page.FindAll("#password-form"));
+    }
+
+    [Fact]
+    public void A_person_signed_in_with_the_cookie_signs_out_with_a_form_post()
+    {
+        Authorization.SetAuthorized("alice@contoso.com");
+        Authorization.SetRoles("viewer");
+
+        var page = Render<SignInPage>();
+
+        Assert.Contains("Signed in as alice@contoso.com (viewer)", Text(page.Find("[role=status]")), StringComparison.Ordinal);
+        Assert.Equal(SignInApi.SignOutPath, page.Find("form[method=post]").GetAttribute("action"));
+    }
 }

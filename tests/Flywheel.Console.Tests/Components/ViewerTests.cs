@@ -103,7 +103,7 @@ public sealed class ViewerTests : ConsoleTest
         var card = Render<RolloutCard>(p => p
             .Add(x => x.Rollout, rollout)
             .Add(x => x.CanOperate, true)
-            .Add(x => x.Decide, async approve => (await Client.ApproveRolloutAsync("card-fraud", rollout.RolloutId, OperatorKey, CancellationToken.None)).Problem));
+            .Add(x => x.Decide, async approve => (await Client.ApproveRolloutAsync("card-fraud", rollout.RolloutId, PlatformCredential.ForKey(OperatorKey), CancellationToken.None)).Problem));
         card.FindAll("button").Single(b => Text(b) == "Approve").Click();
         card.FindAll("button").Single(b => Text(b) == "Confirm approve").Click();
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using AngleSharp.Dom;
 using Bunit;
+using Bunit.TestDoubles;
 using Flywheel.Console.Platform;
 using Flywheel.Console.Security;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,6 +29,10 @@ public abstract class ConsoleTest : BunitContext
         Services.AddSingleton(new MonitorClient(_monitorHttp, NullLogger<MonitorClient>.Instance));
         Services.AddScoped<OperatorSession>();
         Services.AddSingleton(Options.Create(Settings));
+        Services.AddSingleton(Options.Create(SignIn));
+        // Nobody signed in with a cookie unless a test says so (Authorization.SetAuthorized).
+        Authorization = AddAuthorization();
+        Services.AddSingleton<Microsoft.AspNetCore.Components.Forms.AntiforgeryStateProvider, FakeAntiforgery>();
         Services.AddSingleton(TimeProvider.System);
         // Radzen's charts as in the console, with their script answering the size a browser would measure, so they render their SVG.
         Services.AddRadzenComponents();
@@ -38,6 +43,15 @@ public abstract class ConsoleTest : BunitContext
     }
 
     protected FakeRegistry Registry { get; } = new();
+
+    /// <summary>The sign-in settings the pages see: the console's service key, so a cookie principal can act.</summary>
+    protected SignInOptions SignIn { get; } = new() { ServiceKey = ServiceKey };
+
+    /// <summary>The circuit's authentication state (the console's cookie), as bUnit fakes it.</summary>
+    protected BunitAuthorizationContext Authorization { get; }
+
+    /// <summary>The console's own service key in these tests.</summary>
+    public const string ServiceKey = "fw_test-console-service-key";
 
     /// <summary>The console's settings the pages see; a test may change them before it renders.</summary>
     protected ConsoleOptions Settings { get; } = new() { RunRefreshInterval = RefreshInterval };

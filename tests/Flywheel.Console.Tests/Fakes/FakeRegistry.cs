@@ -84,7 +84,9 @@ public sealed class FakeRegistry : HttpMessageHandler
         _requests.Enqueue(key);
         _sent.Enqueue(new SentRequest(request.Method.Method, key,
             request.Headers.TryGetValues("X-Api-Key", out var keys) ? keys.Single() : null,
-            request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken)));
+            request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken),
+            request.Headers.TryGetValues("X-Flywheel-User", out var users) ? users.Single() : null,
+            request.Headers.TryGetValues("X-Flywheel-User-Roles", out var roles) ? roles.Single() : null));
         if (_down)
         {
             throw new HttpRequestException("Connection refused (registry.internal:8443)", null, null);
@@ -106,5 +108,6 @@ public sealed class FakeRegistry : HttpMessageHandler
     }
 }
 
+/// <summary>A request the console sent: the key it carried, its body, and, when the console acted for a person, their name and roles.</summary>
 /// <param name="Body">The request's body as sent (JSON), null when it had none.</param>
-public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey, string? Body = null);
+public sealed record SentRequest(string Method, string PathAndQuery, string? ApiKey, string? Body = null, string? User = null, string? UserRoles = null);
