@@ -20,25 +20,11 @@ namespace Flywheel.Platform.Tests;
 public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
 {
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private ConsoleBrowser _browser = null!;
 
-    public async Task InitializeAsync()
-    {
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Environment.GetEnvironmentVariable("FLYWHEEL_CHROMIUM") ?? "/usr/bin/chromium",
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        });
-    }
+    public async Task InitializeAsync() => _browser = await ConsoleBrowser.LaunchAsync(_flywheel);
 
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
 
     [Fact]
     public async Task The_console_key_with_a_persons_headers_acts_as_that_person_and_the_audit_log_names_them()
@@ -145,15 +131,11 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
             rolloutId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid();
         }
 
-        var page = await _browser.NewPageAsync(new BrowserNewPageOptions
-        {
-            BaseURL = _flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!.ToString(),
-            ViewportSize = new() { Width = 1280, Height = 900 },
-        });
+        var page = await _browser.NewPageAsync(height: 900);
         var back = $"/models/{model}?section=rollouts";
 
         // A wrong password is refused without saying which part was wrong, and nobody is signed in.
-        await GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString(back)}");
+        await ConsoleBrowser.GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString(back)}");
         await page.Locator("#account-name").FillAsync("admin");
         await page.Locator("#account-password").FillAsync("not-the-password");
         await page.Locator("#password-sign-in").ClickAsync();
@@ -180,7 +162,7 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
         await Expect(rollout.Locator("h3 .badge")).ToHaveAttributeAsync("data-state", "rolled_back", new() { Timeout = 60_000 });
 
         // The audit log names the person, not a key; the cookie survives a reload (a new circuit).
-        await GoToAsync(page, "/audit");
+        await ConsoleBrowser.GoToAsync(page, "/audit");
         await page.Locator("#audit-model").FillAsync(model);
         await page.Locator("#audit-action").FillAsync("rollout.rejected");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
@@ -241,11 +223,5 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
     {
         var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
         Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
-    }
-
-    private static async Task GoToAsync(IPage page, string url)
-    {
-        await page.GotoAsync(url);
-        await Expect(page.Locator("header[data-interactive=true]")).ToBeAttachedAsync(new() { Timeout = 30_000 });
     }
 }

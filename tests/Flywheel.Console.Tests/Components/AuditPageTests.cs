@@ -41,6 +41,30 @@ public sealed class AuditPageTests : ConsoleTest
     }
 
     [Fact]
+    public async Task A_filter_applied_while_the_first_load_is_slow_is_not_overwritten_when_that_load_answers()
+    {
+        await SignInAsync();
+        var slow = new TaskCompletionSource();
+        Registry.Json("/api/audit?limit=50", CannedServing.Audit(null,
+            CannedServing.AuditEntry(9, "alice", "rollout.approved"), CannedServing.AuditEntry(8, "orchestrator", "deployment.changed")));
+        Registry.HoldUntil("/api/audit?limit=50", slow.Task);
+        Registry.Json("/api/audit?limit=50&action=deployment.changed", CannedServing.Audit(null, CannedServing.AuditEntry(8, "orchestrator", "deployment.changed")));
+
+        var page = Render<AuditPage>();
+        page.Find("#audit-action").Input("deployment.changed");
+        page.Find("form.filters").Submit();
+        page.WaitForAssertion(() => Assert.Single(page.FindAll("table.audit tbody tr")));
+
+        slow.SetResult();
+        page.WaitForAssertion(() => Assert.Equal(2, Registry.Count("/api/audit?limit=50") + Registry.Count("/api/audit?limit=50&action=deployment.changed")));
+        await Task.Delay(50);
+        page.Render();
+        var rows = page.FindAll("table.audit tbody tr");
+        Assert.Single(rows);
+        Assert.Equal("deployment.changed", Cells(rows[0])[2]);
+    }
+
+    [Fact]
     public async Task Paging_older_and_back_keeps_the_cursors_and_an_empty_page_says_so()
     {
         await SignInAsync();

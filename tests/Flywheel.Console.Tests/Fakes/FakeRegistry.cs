@@ -15,6 +15,7 @@ public sealed class FakeRegistry : HttpMessageHandler
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
     private readonly ConcurrentQueue<SentRequest> _sent = new();
+    private readonly ConcurrentDictionary<string, Task> _holds = new(StringComparer.Ordinal);
     private bool _down;
 
     public IReadOnlyList<string> Requests => [.. _requests];
@@ -70,6 +71,13 @@ public sealed class FakeRegistry : HttpMessageHandler
         $$"""{ "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1", "title": "{{title}}", "status": 400, "errors": {{errors}} }""",
         "application/problem+json");
 
+    /// <summary>Answers to <paramref name="pathAndQuery"/> wait until <paramref name="release"/> completes: a slow registry, for answers that arrive out of order.</summary>
+    public FakeRegistry HoldUntil(string pathAndQuery, Task release)
+    {
+        _holds[pathAndQuery] = release;
+        return this;
+    }
+
     /// <summary>Every request fails as when nothing listens at the registry's address.</summary>
     public FakeRegistry Down()
     {
@@ -100,6 +108,11 @@ public sealed class FakeRegistry : HttpMessageHandler
             {
                 Content = new StringContent($"no canned answer for {key}"),
             };
+        }
+
+        if (_holds.TryGetValue(key, out var hold))
+        {
+            await hold.WaitAsync(cancellationToken);
         }
 
         // The last answer stays, so a page that polls keeps getting it.
