@@ -118,6 +118,8 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
         await ConsoleBrowser.GoToAsync(page, $"/models/{model}/drift");
         await Expect(page.Locator("table.drift-grid td.mark-drifted").First).ToBeVisibleAsync();
         await Expect(page.Locator("section[aria-labelledby=report-heading]")).ToContainTextAsync("amount");
+        // Radzen draws a chart once the browser has measured it: wait for the histograms' columns before the picture.
+        await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] figure.histogram .rz-column-series")).ToHaveCountAsync(2);
         await browser.ScreenshotAsync(page, "demo-drift");
         await page.CloseAsync();
     }
@@ -127,8 +129,11 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
     {
         var page = await browser.NewPageAsync(height: 900);
         await ConsoleBrowser.GoToAsync(page, "/");
-        await Expect(page.Locator("main")).ToContainTextAsync(model);
-        await browser.ScreenshotAsync(page, "demo-overview");
+        var card = page.Locator($"article.overview-model[data-model='{model}']");
+        await Expect(card.Locator("[data-testid=serving]")).ToHaveTextAsync("v2", new() { Timeout = 30_000 });
+        await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync();
+        // The shared test platform holds other tests' models too: the picture is the demo model's card.
+        await browser.ScreenshotAsync(page, "demo-overview", card);
 
         await ConsoleBrowser.GoToAsync(page, $"/models/{model}?section=rollouts");
         await Expect(page.Locator("[data-state=promoted]").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
