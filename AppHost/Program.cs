@@ -36,13 +36,21 @@ var driftMonitor = builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNa
 var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
     .WithReference(registry).WaitFor(registry)
     .WithReference(driftMonitor).WaitFor(driftMonitor);
-if (builder.AddConsoleSecrets() is ({ } consoleKey, { } consoleAdminPassword))
+if (builder.ExecutionContext.IsPublishMode)
 {
-    // The registry installs the console's key; the console acts with it for whoever signs in, and
-    // offers the local development account admin (docs/console.md, "Signing in").
-    registry.WithEnvironment("Flywheel__ConsoleKey", consoleKey);
-    console.WithEnvironment("Flywheel__Console__ServiceKey", consoleKey)
-        .WithEnvironment("Flywheel__Console__Accounts__0__Name", "admin")
+    // Deployed, the console may run several replicas: it keeps its Data Protection keys (which
+    // protect the sign-in cookie) in Blob storage so every replica reads the same ones. Locally one
+    // replica keeps them on disk, as before.
+    console.Uses(infra.Artifacts);
+}
+// The registry installs the console's key; the console acts with it for whoever signs in
+// (docs/console.md, "Signing in"). Locally it also offers the development account admin.
+var (consoleKey, consoleAdminPassword) = builder.AddConsoleSecrets();
+registry.WithEnvironment("Flywheel__ConsoleKey", consoleKey);
+console.WithEnvironment("Flywheel__Console__ServiceKey", consoleKey);
+if (consoleAdminPassword is not null)
+{
+    console.WithEnvironment("Flywheel__Console__Accounts__0__Name", "admin")
         .WithEnvironment("Flywheel__Console__Accounts__0__Roles__0", Roles.Admin)
         .WithEnvironment("Flywheel__Console__Accounts__0__Password", consoleAdminPassword);
 }

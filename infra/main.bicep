@@ -33,9 +33,32 @@ param rabbitMqPassword string
 @description('The bootstrap admin API key the registry accepts (at least 32 characters). Goes to Key Vault only.')
 param adminKey string
 
+@secure()
+@minLength(32)
+@description('The console\'s service API key (role console, at least 32 characters): the registry installs it and the console acts with it for whoever signs in. Goes to Key Vault only.')
+param consoleKey string
+
+@description('Application (client) id of the console\'s Entra ID app registration. Empty: no OpenID Connect sign-in.')
+param consoleOidcClientId string = ''
+
+@description('OpenID Connect authority of the console\'s sign-in; empty means Entra ID in this deployment\'s tenant (https://login.microsoftonline.com/<tenant>/v2.0). Used only with consoleOidcClientId.')
+param consoleOidcAuthority string = ''
+
+@secure()
+@description('Client secret of the console\'s app registration; required with consoleOidcClientId. Goes to Key Vault only.')
+param consoleOidcClientSecret string = ''
+
 var tags = {
   'azd-env-name': environmentName
 }
+
+// The console signs people in with Entra ID only when an app registration is given; otherwise its
+// OIDC settings are empty and app.bicep leaves them out (the console then offers API-key sign-in
+// and whatever local accounts are configured).
+var consoleOidcEnabled = !empty(consoleOidcClientId)
+var consoleOidcAuthorityValue = consoleOidcEnabled
+  ? (empty(consoleOidcAuthority) ? '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0' : consoleOidcAuthority)
+  : ''
 
 // Globally unique, stable per subscription + environment + region.
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -107,6 +130,9 @@ module storage 'modules/storage.bicep' = {
       identities.outputs.trainer.principalId
       identities.outputs.migrator.principalId
     ]
+    dataProtectionContributorPrincipalIds: [
+      identities.outputs.console.principalId
+    ]
   }
 }
 
@@ -150,8 +176,18 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     brokerCredential: rabbitMqPassword
     bootstrapAdminKey: adminKey
+    consoleServiceKey: consoleKey
+    consoleOidcEnabled: consoleOidcEnabled
+    consoleOidcCredential: consoleOidcClientSecret
     adminKeyReaderIds: [
       identities.outputs.registry.principalId
+    ]
+    consoleKeyReaderIds: [
+      identities.outputs.registry.principalId
+      identities.outputs.console.principalId
+    ]
+    consoleOidcReaderIds: [
+      identities.outputs.console.principalId
     ]
     messageBusReaderIds: [
       identities.outputs.registry.principalId
@@ -270,6 +306,7 @@ module registryApp 'modules/app.bicep' = {
     secrets: [
       { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.registry.id }
       { name: 'admin-key', keyVaultUrl: keyVault.outputs.adminKeyUri, identity: identities.outputs.registry.id }
+      { name: 'console-key', keyVaultUrl: keyVault.outputs.consoleKeyUri, identity: identities.outputs.registry.id }
     ]
     env: [
       { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
@@ -290,6 +327,8 @@ module registryApp 'modules/app.bicep' = {
       { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__artifacts', value: artifactsUri }
       { name: 'Flywheel__AdminKey', secretRef: 'admin-key' }
+      // The console's key, installed with role console (docs/console.md, "Signing in").
+      { name: 'Flywheel__ConsoleKey', secretRef: 'console-key' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.registry.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
     ]
@@ -514,7 +553,16 @@ module consoleApp 'modules/app.bicep' = {
       }
     ]
     workloadProfileName: 'Consumption'
-    secrets: []
+    // The OIDC client secret's URI is empty without OpenID Connect: app.bicep then leaves out the
+    // secret and the variable that refers to it, and the empty Authority and ClientId.
+    secrets: [
+      { name: 'console-key', keyVaultUrl: keyVault.outputs.consoleKeyUri, identity: identities.outputs.console.id }
+      {
+        name: 'oidc-client-secret'
+        keyVaultUrl: keyVault.outputs.consoleOidcClientSecretUri
+        identity: identities.outputs.console.id
+      }
+    ]
     env: [
       { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
       { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
@@ -524,6 +572,13 @@ module consoleApp 'modules/app.bicep' = {
       { name: 'services__registry__http__0', value: 'http://registry' }
       { name: 'DRIFT_MONITOR_HTTP', value: 'http://drift-monitor' }
       { name: 'services__drift-monitor__http__0', value: 'http://drift-monitor' }
+      // Only the Data Protection key ring (container data-protection): the console keeps it in Blob
+      // storage so that every replica can read the sign-in cookie.
+      { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'Flywheel__Console__ServiceKey', secretRef: 'console-key' }
+      { name: 'Flywheel__Console__Oidc__Authority', value: consoleOidcAuthorityValue }
+      { name: 'Flywheel__Console__Oidc__ClientId', value: consoleOidcClientId }
+      { name: 'Flywheel__Console__Oidc__ClientSecret', secretRef: 'oidc-client-secret' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.console.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
     ]
@@ -611,6 +666,11 @@ output SERVICE_GATEWAY_URL string = 'https://${gatewayApp.outputs.fqdn}'
 output AZURE_REDIS_ENDPOINT string = redisEndpoint
 output AZURE_KEY_VAULT_MESSAGE_BUS_URI string = keyVault.outputs.messageBusUri
 output AZURE_KEY_VAULT_ADMIN_KEY_URI string = keyVault.outputs.adminKeyUri
+output AZURE_KEY_VAULT_CONSOLE_KEY_URI string = keyVault.outputs.consoleKeyUri
+// Empty without OpenID Connect; the console template then leaves these settings out, as app.bicep does.
+output AZURE_KEY_VAULT_CONSOLE_OIDC_CLIENT_SECRET_URI string = keyVault.outputs.consoleOidcClientSecretUri
+output SERVICE_CONSOLE_OIDC_AUTHORITY string = consoleOidcAuthorityValue
+output SERVICE_CONSOLE_OIDC_CLIENT_ID string = consoleOidcClientId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.appInsightsConnectionString
 output SERVICE_MIGRATOR_IDENTITY_ID string = identities.outputs.migrator.id
 output SERVICE_MIGRATOR_IDENTITY_CLIENT_ID string = identities.outputs.migrator.clientId

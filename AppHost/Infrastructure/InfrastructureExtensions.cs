@@ -43,17 +43,18 @@ internal static class InfrastructureExtensions
 
     /// <summary>
     /// The console's service key (role <c>console</c>, installed by the registry at start) and the
-    /// password of the console's local development account <c>admin</c>: created once per data
-    /// folder for local runs (<c>./flywheel up</c> prints where the password is). Null when
-    /// publishing: a deployment wires its own console key secret and signs people in with OpenID
-    /// Connect (docs/deploy-azure.md), never with a generated password.
+    /// password of the console's local development account <c>admin</c>: both created once per data
+    /// folder for local runs (<c>./flywheel up</c> prints where the password is). When publishing, the
+    /// key is a secret parameter the deployment fills (a Key Vault secret on Azure) and there is no
+    /// password: a deployment signs people in with OpenID Connect or accounts it configures itself
+    /// (docs/deploy-azure.md), never with a generated password.
     /// </summary>
-    public static (IResourceBuilder<ParameterResource> Key, IResourceBuilder<ParameterResource> AdminPassword)? AddConsoleSecrets(
+    public static (IResourceBuilder<ParameterResource> Key, IResourceBuilder<ParameterResource>? AdminPassword) AddConsoleSecrets(
         this IDistributedApplicationBuilder builder)
     {
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return null;
+            return (builder.AddParameter(ResourceNames.ConsoleKey, secret: true), null);
         }
 
         var directory = InfrastructureOptions.DataDirectoryOf(builder);

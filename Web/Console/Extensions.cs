@@ -31,6 +31,7 @@ internal static class Extensions
         });
         builder.Services.AddScoped<OperatorSession>();
         Radzen.ServiceCollectionExtensions.AddRadzenComponents(builder.Services);
+        builder.AddConsoleDataProtection();
         builder.AddConsoleSignIn();
     }
 

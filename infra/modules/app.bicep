@@ -47,10 +47,10 @@ param identityId string
 @description('Container image; azd replaces the placeholder on deploy.')
 param image string = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 
-@description('Environment variables of the container.')
+@description('Environment variables of the container. A variable with an empty value, or whose secretRef names a secret left out (below), is left out: optional settings are passed only when given.')
 param env envVar[]
 
-@description('Key Vault-backed secrets of the app.')
+@description('Key Vault-backed secrets of the app. A secret with an empty keyVaultUrl is left out (an optional secret not given).')
 param secrets keyVaultSecret[] = []
 
 @description('True only for the public entrance (gateway): ingress from the internet.')
@@ -75,6 +75,12 @@ param cpu string = '0.5'
 
 @description('Memory per replica, e.g. 1Gi.')
 param memory string = '1Gi'
+
+// Optional settings (the console's OpenID Connect client) arrive empty when not configured; they
+// are dropped rather than set empty, and a Key Vault reference cannot point at nothing.
+var givenSecrets = filter(secrets, secret => !empty(secret.keyVaultUrl))
+var givenSecretNames = map(givenSecrets, secret => secret.name)
+var givenEnv = filter(env, variable => variable.?secretRef != null ? contains(givenSecretNames, variable.?secretRef!) : !empty(variable.?value ?? ''))
 
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: name
@@ -105,14 +111,14 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
-      secrets: secrets
+      secrets: givenSecrets
     }
     template: {
       containers: [
         {
           name: name
           image: image
-          env: env
+          env: givenEnv
           resources: {
             cpu: json(cpu)
             memory: memory

@@ -1,5 +1,7 @@
-// Key Vault (RBAC authorization, soft delete) holding the two secrets the workloads still need
-// (Redis, PostgreSQL and Blob storage are reached with managed identities, not keys).
+// Key Vault (RBAC authorization, soft delete) holding the secrets the workloads still need
+// (Redis, PostgreSQL and Blob storage are reached with managed identities, not keys): the RabbitMQ
+// credentials, the registry's bootstrap admin key, the console's service key and, when the console
+// signs people in with Entra ID, its OpenID Connect client secret.
 // Each identity is granted Key Vault Secrets User on exactly the secrets it uses (the role
 // assignment is scoped to the secret, not the vault). Container Apps read the secrets through
 // Key Vault references with the app's own managed identity.
@@ -23,8 +25,25 @@ param brokerCredential string
 @description('The bootstrap admin API key for the registry.')
 param bootstrapAdminKey string
 
+@secure()
+@description('The console\'s service API key (role console): the registry installs it, the console acts with it.')
+param consoleServiceKey string
+
+@description('Whether the console signs people in with OpenID Connect; only then is the client secret stored.')
+param consoleOidcEnabled bool
+
+@secure()
+@description('Client secret of the console\'s Entra app registration; used only when consoleOidcEnabled.')
+param consoleOidcCredential string
+
 @description('Principal ids allowed to read the admin-key secret.')
 param adminKeyReaderIds string[]
+
+@description('Principal ids allowed to read the console-key secret.')
+param consoleKeyReaderIds string[]
+
+@description('Principal ids allowed to read the console-oidc-client-secret secret.')
+param consoleOidcReaderIds string[]
 
 @description('Principal ids allowed to read the message-bus secret.')
 param messageBusReaderIds string[]
@@ -78,6 +97,50 @@ resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource consoleKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'console-key'
+  properties: {
+    value: consoleServiceKey
+    contentType: 'Service API key of the console (role console)'
+  }
+}
+
+// Only with OpenID Connect: a Container App cannot start with a Key Vault reference to an empty
+// secret (microsoft/azure-container-apps#1291), so without OIDC the secret and its reference do not exist.
+resource consoleOidcSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (consoleOidcEnabled) {
+  parent: vault
+  name: 'console-oidc-client-secret'
+  properties: {
+    value: consoleOidcCredential
+    contentType: 'Client secret of the console\'s Entra ID app registration'
+  }
+}
+
+resource consoleKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in consoleKeyReaderIds: {
+    name: guid(consoleKeySecret.id, principalId, secretsUserRoleId)
+    scope: consoleKeySecret
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+    }
+  }
+]
+
+resource consoleOidcReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in (consoleOidcEnabled ? consoleOidcReaderIds : []): {
+    name: guid(consoleOidcSecret.id, principalId, secretsUserRoleId)
+    scope: consoleOidcSecret
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+    }
+  }
+]
+
 resource adminKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for principalId in adminKeyReaderIds: {
     name: guid(adminKeySecret.id, principalId, secretsUserRoleId)
@@ -122,3 +185,7 @@ output adminKeyUri string = adminKeySecret.properties.secretUri
 output messageBusUri string = messageBus.properties.secretUri
 @description('Versionless URI of the rabbitmq-password secret (a reference, not the value).')
 output rabbitMqLoginUri string = rabbitMqPasswordSecret.properties.secretUri
+@description('Versionless URI of the console-key secret (a reference, not the value).')
+output consoleKeyUri string = consoleKeySecret.properties.secretUri
+@description('Versionless URI of the console-oidc-client-secret secret; empty without OpenID Connect.')
+output consoleOidcClientSecretUri string = consoleOidcEnabled ? consoleOidcSecret!.properties.secretUri : ''

@@ -19,6 +19,9 @@ param blobReaderPrincipalIds string[]
 @description('Principal (object) ids granted Storage Blob Data Contributor on the account.')
 param blobContributorPrincipalIds string[]
 
+@description('Principal (object) ids granted Storage Blob Data Contributor on the data-protection container only.')
+param dataProtectionContributorPrincipalIds string[]
+
 var blobDataReaderRoleId = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 var blobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
@@ -71,6 +74,15 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
       publicAccess: 'None'
     }
   }
+
+  // The console's ASP.NET Core Data Protection key ring (it protects the sign-in cookie), shared by
+  // its replicas. The console may write here and nowhere else in the account.
+  resource dataProtection 'containers' = {
+    name: 'data-protection'
+    properties: {
+      publicAccess: 'None'
+    }
+  }
 }
 
 resource blobReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
@@ -89,6 +101,18 @@ resource blobContributors 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   for principalId in blobContributorPrincipalIds: {
     name: guid(account.id, principalId, blobDataContributorRoleId)
     scope: account
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributorRoleId)
+    }
+  }
+]
+
+resource dataProtectionContributors 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in dataProtectionContributorPrincipalIds: {
+    name: guid(blobService::dataProtection.id, principalId, blobDataContributorRoleId)
+    scope: blobService::dataProtection
     properties: {
       principalId: principalId
       principalType: 'ServicePrincipal'

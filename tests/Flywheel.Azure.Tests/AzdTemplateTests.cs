@@ -17,6 +17,15 @@ public sealed partial class AzdTemplateTests
     // must be an output of main.bicep, because azd fills .Env from the environment and fails on a missing key.
     private static readonly string[] s_valuesAzdSets = ["AZURE_ENV_NAME"];
 
+    // Outputs that are empty when the console has no Entra app registration (main.bicep, consoleOidcClientId
+    // empty). app.bicep then leaves out the variables and Key Vault references that carry them; the console
+    // template guards them with {{ if .Env.X }}. Every template is compared both with and without them.
+    private static readonly string[] s_oidcOutputs =
+        ["SERVICE_CONSOLE_OIDC_AUTHORITY", "SERVICE_CONSOLE_OIDC_CLIENT_ID", "AZURE_KEY_VAULT_CONSOLE_OIDC_CLIENT_SECRET_URI"];
+
+    private static readonly HashSet<string> s_nothingEmpty = [];
+    private static readonly HashSet<string> s_withoutOidc = [.. s_oidcOutputs];
+
     // One Bicep compile for the class.
     private static readonly Lazy<Task<Infra>> s_infra = new(Infra.LoadAsync);
 
@@ -57,9 +66,53 @@ public sealed partial class AzdTemplateTests
 
         foreach (var name in TemplateNames())
         {
-            var differences = Compare(name, Template.Parse(File.ReadAllText(TemplatePath(name))), infra);
-            Assert.True(differences.Count == 0, $"{name}.tmpl.yaml differs from infra/main.bicep:\n" + string.Join("\n", differences));
+            foreach (var (scenario, empty) in new[] { ("with OpenID Connect", s_nothingEmpty), ("without OpenID Connect", s_withoutOidc) })
+            {
+                var differences = Compare(name, Template.Parse(File.ReadAllText(TemplatePath(name)), empty), infra, empty);
+                Assert.True(differences.Count == 0, $"{name}.tmpl.yaml differs from infra/main.bicep {scenario}:\n" + string.Join("\n", differences));
+            }
         }
+    }
+
+    [Fact]
+    public async Task The_console_template_leaves_out_exactly_the_OpenID_Connect_settings_when_there_is_no_app_registration()
+    {
+        var infra = await s_infra.Value;
+        Assert.All(s_oidcOutputs, output => Assert.Contains(output, infra.OutputNames));
+        var text = File.ReadAllText(TemplatePath("console"));
+
+        var with = Template.Parse(text, s_nothingEmpty);
+        var without = Template.Parse(text, s_withoutOidc);
+
+        string[] oidc = ["Flywheel__Console__Oidc__Authority", "Flywheel__Console__Oidc__ClientId", "Flywheel__Console__Oidc__ClientSecret"];
+        Assert.Equal(EnvNames(with).Order(), EnvNames(without).Concat(oidc).Order());
+        Assert.Equal("oidc-client-secret", Assert.Single(SecretNames(with).Except(SecretNames(without))));
+        // The console key is there either way, as a Key Vault reference.
+        Assert.Contains("console-key", SecretNames(without));
+        Assert.Contains("Flywheel__Console__ServiceKey", EnvNames(without));
+
+        static IEnumerable<string> EnvNames(JsonObject template) =>
+            template["properties"]!["template"]!["containers"]![0]!["env"]!.AsArray().Select(e => (string)e!["name"]!);
+        static IEnumerable<string> SecretNames(JsonObject template) =>
+            template["properties"]!["configuration"]!["secrets"]!.AsArray().Select(e => (string)e!["name"]!);
+    }
+
+    [Theory]
+    // The client secret's Key Vault reference always there: without an app registration it would point at no secret.
+    [InlineData("{{- if .Env.AZURE_KEY_VAULT_CONSOLE_OIDC_CLIENT_SECRET_URI }}\n      - name: oidc-client-secret", "{{- if .Env.AZURE_KEY_VAULT_CONSOLE_KEY_URI }}\n      - name: oidc-client-secret", "secret oidc-client-secret")]
+    // The authority guarded by an output that is never empty: without OIDC the console would get an empty authority.
+    [InlineData("{{- if .Env.SERVICE_CONSOLE_OIDC_AUTHORITY }}", "{{- if .Env.AZURE_KEY_VAULT_CONSOLE_KEY_URI }}", "Flywheel__Console__Oidc__Authority")]
+    public async Task The_comparison_catches_a_console_template_that_drifted_without_OpenID_Connect(string original, string replacement, string expected)
+    {
+        var infra = await s_infra.Value;
+        var text = File.ReadAllText(TemplatePath("console"));
+        Assert.Contains(original, text, StringComparison.Ordinal);
+        var drifted = text.Replace(original, replacement, StringComparison.Ordinal);
+
+        var differences = Compare("console", Template.Parse(drifted, s_withoutOidc), infra, s_withoutOidc)
+            .Concat(Compare("console", Template.Parse(drifted, s_nothingEmpty), infra, s_nothingEmpty));
+
+        Assert.Contains(differences, difference => difference.Contains(expected, StringComparison.Ordinal));
     }
 
     [Theory]
@@ -67,6 +120,11 @@ public sealed partial class AzdTemplateTests
     [InlineData("registry", "SERVICE_REGISTRY_IDENTITY_ID }}': {}", "SERVICE_GATEWAY_IDENTITY_ID }}': {}", "identity")]
     // A Key Vault reference written as a plain variable.
     [InlineData("registry", "name: Flywheel__AdminKey\n            secretRef: admin-key", "name: Flywheel__AdminKey\n            value: 'x'", "Flywheel__AdminKey")]
+    [InlineData("console", "name: Flywheel__Console__ServiceKey\n            secretRef: console-key", "name: Flywheel__Console__ServiceKey\n            value: 'x'", "Flywheel__Console__ServiceKey")]
+    // The registry no longer installs the console key.
+    [InlineData("registry", "          - name: Flywheel__ConsoleKey\n            secretRef: console-key\n", "", "Flywheel__ConsoleKey")]
+    // The console key read with another identity.
+    [InlineData("console", "keyVaultUrl: '{{ .Env.AZURE_KEY_VAULT_CONSOLE_KEY_URI }}'\n        identity: '{{ .Env.SERVICE_CONSOLE_IDENTITY_ID }}'", "keyVaultUrl: '{{ .Env.AZURE_KEY_VAULT_CONSOLE_KEY_URI }}'\n        identity: '{{ .Env.SERVICE_REGISTRY_IDENTITY_ID }}'", "secret console-key identity")]
     // A variable left out.
     [InlineData("trainer", "          - name: ConnectionStrings__artifacts\n            value: '{{ .Env.AZURE_STORAGE_BLOB_ENDPOINT }}'\n", "", "ConnectionStrings__artifacts")]
     // Another service's database role.
@@ -85,7 +143,7 @@ public sealed partial class AzdTemplateTests
         var text = File.ReadAllText(TemplatePath(name));
         Assert.Contains(original, text, StringComparison.Ordinal);
 
-        var differences = Compare(name, Template.Parse(text.Replace(original, replacement, StringComparison.Ordinal)), infra);
+        var differences = Compare(name, Template.Parse(text.Replace(original, replacement, StringComparison.Ordinal), s_nothingEmpty), infra, s_nothingEmpty);
 
         Assert.Contains(differences, difference => difference.Contains(expected, StringComparison.Ordinal));
     }
@@ -116,7 +174,7 @@ public sealed partial class AzdTemplateTests
         // Every app secret is a Key Vault reference read with an identity; none carries a value.
         foreach (var name in TemplateNames())
         {
-            var secrets = Template.Parse(File.ReadAllText(TemplatePath(name)))["properties"]?["configuration"]?["secrets"]?.AsArray() ?? [];
+            var secrets = Template.Parse(File.ReadAllText(TemplatePath(name)), s_nothingEmpty)["properties"]?["configuration"]?["secrets"]?.AsArray() ?? [];
             Assert.All(secrets, secret =>
             {
                 Assert.Null(secret!["value"]);
@@ -136,8 +194,15 @@ public sealed partial class AzdTemplateTests
         Assert.DoesNotContain(Directory.EnumerateFiles(Repository.Path("AppHost", "infra")), file => !file.EndsWith(".tmpl.yaml", StringComparison.Ordinal));
     }
 
-    private static List<string> Compare(string name, JsonObject template, Infra infra)
+    /// <summary>
+    /// The differences between a template (rendered with <paramref name="emptyOutputs"/> empty) and its app in
+    /// infra as app.bicep deploys it with those outputs empty: secrets whose Key Vault URL is then empty, variables
+    /// whose value is then empty and variables referring to a secret left out are not deployed.
+    /// </summary>
+    private static List<string> Compare(string name, JsonObject template, Infra infra, IReadOnlySet<string> emptyOutputs)
     {
+        bool Given(string? resolved) => resolved is null || Template.WithEmpty(resolved, emptyOutputs).Length > 0;
+        var leftOut = new HashSet<string>(StringComparer.Ordinal);
         var differences = new List<string>();
         var app = infra.Apps[name];
         void Expect(string what, string? expected, string? actual)
@@ -167,6 +232,12 @@ public sealed partial class AzdTemplateTests
         foreach (var secret in app.Parameter("secrets")?.AsArray() ?? [])
         {
             var secretName = (string)secret!["name"]!;
+            if (!Given(infra.Resolve(secret["keyVaultUrl"])))
+            {
+                leftOut.Add(secretName);
+                continue;
+            }
+
             if (!secrets.Remove(secretName, out var actual))
             {
                 differences.Add($"secret {secretName}: missing");
@@ -186,6 +257,12 @@ public sealed partial class AzdTemplateTests
         foreach (var variable in app.Parameter("env")!.AsArray())
         {
             var variableName = (string)variable!["name"]!;
+            if ((variable["secretRef"] is { } secretRef && leftOut.Contains((string)secretRef!)) ||
+                (variable["value"] is { } value && !Given(infra.Resolve(value))))
+            {
+                continue;
+            }
+
             if (!env.Remove(variableName, out var actual))
             {
                 differences.Add($"{variableName}: missing");
@@ -376,15 +453,24 @@ public sealed partial class AzdTemplateTests
     private static partial class Template
     {
         /// <summary>Expressions other than <c>.Image</c> and <c>.Env.X</c> with X an output of main.bicep or set by azd.</summary>
+        /// <remarks><c>{{- if .Env.X }}</c> … <c>{{- end }}</c> (X an output) is allowed too: it leaves out optional settings.</remarks>
         public static List<string> UnknownExpressions(string text, IReadOnlySet<string> outputs) =>
             [.. GoExpression().Matches(text).Select(m => m.Groups[1].Value.Trim()).Distinct()
-                .Where(e => e != ".Image" && !(EnvReference().Match(e) is { Success: true } env && (outputs.Contains(env.Groups[1].Value) || s_valuesAzdSets.Contains(env.Groups[1].Value))))
+                .Where(e => e is not (".Image" or "end") && !(EnvReference().Match(IfCondition().Match(e) is { Success: true } condition ? condition.Groups[1].Value : e) is { Success: true } env &&
+                    (outputs.Contains(env.Groups[1].Value) || s_valuesAzdSets.Contains(env.Groups[1].Value))))
                 .Select(e => $"'{{{{ {e} }}}}' is not something azd fills from main.bicep's outputs")];
 
-        /// <summary>Substitutes <c>{{ .Env.X }}</c> with <c>ENV(X)</c> and <c>{{ .Image }}</c> with <c>IMAGE</c>, parses the YAML.</summary>
-        public static JsonObject Parse(string text)
+        /// <summary>
+        /// Renders the <c>{{- if .Env.X }}</c> blocks as azd would with <paramref name="emptyOutputs"/> empty (Go
+        /// templates treat an empty string as false; the dashes trim the whitespace before them, so a block is its
+        /// lines or nothing), substitutes <c>{{ .Env.X }}</c> with <c>ENV(X)</c> and <c>{{ .Image }}</c> with
+        /// <c>IMAGE</c>, and parses the YAML.
+        /// </summary>
+        public static JsonObject Parse(string text, IReadOnlySet<string> emptyOutputs)
         {
-            var substituted = GoExpression().Replace(text, m =>
+            var rendered = IfBlock().Replace(text, m => emptyOutputs.Contains(m.Groups[1].Value) ? "" : m.Groups[2].Value);
+            Assert.DoesNotMatch(@"\{\{-?\s*(if|end|else)\b", rendered);
+            var substituted = GoExpression().Replace(rendered, m =>
             {
                 var expression = m.Groups[1].Value.Trim();
                 return expression == ".Image" ? "IMAGE"
@@ -395,6 +481,10 @@ public sealed partial class AzdTemplateTests
             yaml.Load(new StringReader(substituted));
             return Assert.IsType<JsonObject>(ToJson(yaml.Documents.Single().RootNode));
         }
+
+        /// <summary>A resolved value (<c>ENV(X)</c> for output X) with the given outputs empty.</summary>
+        public static string WithEmpty(string resolved, IReadOnlySet<string> emptyOutputs) =>
+            ResolvedOutput().Replace(resolved, m => emptyOutputs.Contains(m.Groups[1].Value) ? "" : m.Value);
 
         /// <summary>A JSON value with every scalar as a string, as <see cref="Parse"/> gives YAML scalars.</summary>
         public static JsonNode? Strings(JsonNode? node) => node switch
@@ -418,6 +508,15 @@ public sealed partial class AzdTemplateTests
 
         [GeneratedRegex(@"^\.Env\.([A-Za-z_][A-Za-z0-9_]*)$")]
         private static partial Regex EnvReference();
+
+        [GeneratedRegex(@"^if\s+(\S+)$")]
+        private static partial Regex IfCondition();
+
+        [GeneratedRegex(@"\s*\{\{-\s*if\s+\.Env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}(.*?)\s*\{\{-\s*end\s*\}\}", RegexOptions.Singleline)]
+        private static partial Regex IfBlock();
+
+        [GeneratedRegex(@"ENV\(([A-Za-z_][A-Za-z0-9_]*)\)")]
+        private static partial Regex ResolvedOutput();
     }
 
     [GeneratedRegex(@"\{(\d+)\}")]

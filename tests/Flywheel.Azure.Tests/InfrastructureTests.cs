@@ -86,6 +86,109 @@ public sealed partial class InfrastructureTests
         Assert.All(secretNamed, p => Assert.Matches(@"^\$\{[A-Z0-9_]+\}$", (string?)p.Value!["value"] ?? ""));
     }
 
+    [Fact]
+    public async Task The_console_key_and_the_OIDC_client_secret_live_in_Key_Vault_and_only_their_apps_read_them()
+    {
+        var (exitCode, compiled, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
+        Assert.True(exitCode == 0, errors);
+        var template = JsonNode.Parse(compiled)!;
+
+        // Both are secure parameters: azd passes them from its environment, they never reach an output.
+        var parameters = template["parameters"]!;
+        Assert.Equal("securestring", (string?)parameters["consoleKey"]?["type"]);
+        Assert.Equal(32, (int?)parameters["consoleKey"]?["minLength"]);
+        Assert.Equal("securestring", (string?)parameters["consoleOidcClientSecret"]?["type"]);
+        Assert.Equal("", (string?)parameters["consoleOidcClientSecret"]?["defaultValue"]);
+        Assert.DoesNotContain("consoleKey')", template["outputs"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("consoleOidcClientSecret')", template["outputs"]!.ToJsonString(), StringComparison.Ordinal);
+
+        var vault = Deployment(template, "keyvault");
+        var vaultParameters = vault["properties"]!["parameters"]!;
+        Assert.Equal("[parameters('consoleKey')]", (string?)vaultParameters["consoleServiceKey"]?["value"]);
+        Assert.Equal("[parameters('consoleOidcClientSecret')]", (string?)vaultParameters["consoleOidcCredential"]?["value"]);
+        Assert.Equal(["registry", "console"], Identities(vaultParameters["consoleKeyReaderIds"]));
+        Assert.Equal(["console"], Identities(vaultParameters["consoleOidcReaderIds"]));
+        var secrets = Resources(vault["properties"]!["template"]!).Where(r => (string?)r["type"] == "Microsoft.KeyVault/vaults/secrets").ToList();
+        var consoleKey = Assert.Single(secrets, r => ((string?)r["name"])!.Contains("'console-key'", StringComparison.Ordinal));
+        Assert.Null(consoleKey["condition"]);
+        Assert.Equal("[parameters('consoleServiceKey')]", (string?)consoleKey["properties"]?["value"]);
+        // Without an app registration the client secret does not exist (an app cannot reference an empty one).
+        var oidc = Assert.Single(secrets, r => ((string?)r["name"])!.Contains("'console-oidc-client-secret'", StringComparison.Ordinal));
+        Assert.Equal("[parameters('consoleOidcEnabled')]", (string?)oidc["condition"]);
+        Assert.Equal("[parameters('consoleOidcCredential')]", (string?)oidc["properties"]?["value"]);
+        Assert.Equal("[not(empty(parameters('consoleOidcClientId')))]", (string?)template["variables"]?["consoleOidcEnabled"]);
+
+        // Each app reads the key through a Key Vault reference with its own identity.
+        foreach (var (app, variable, secret, output) in new[]
+        {
+            ("registry", "Flywheel__ConsoleKey", "console-key", "consoleKeyUri"),
+            ("console", "Flywheel__Console__ServiceKey", "console-key", "consoleKeyUri"),
+            ("console", "Flywheel__Console__Oidc__ClientSecret", "oidc-client-secret", "consoleOidcClientSecretUri"),
+        })
+        {
+            var appParameters = Deployment(template, $"app-{app}")["properties"]!["parameters"]!;
+            var env = Assert.Single(appParameters["env"]!["value"]!.AsArray(), e => (string?)e!["name"] == variable)!;
+            Assert.Equal(secret, (string?)env["secretRef"]);
+            Assert.Null(env["value"]);
+            var reference = Assert.Single(appParameters["secrets"]!["value"]!.AsArray(), s => (string?)s!["name"] == secret)!;
+            Assert.Contains("'keyvault'", (string?)reference["keyVaultUrl"], StringComparison.Ordinal);
+            Assert.EndsWith($".outputs.{output}.value]", (string?)reference["keyVaultUrl"], StringComparison.Ordinal);
+            Assert.EndsWith($".outputs.{app}.value.id]", (string?)reference["identity"], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task No_app_is_given_a_key_secret_or_password_as_a_plain_value()
+    {
+        var (exitCode, compiled, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
+        Assert.True(exitCode == 0, errors);
+
+        var variables = Resources(JsonNode.Parse(compiled)!)
+            .Where(r => (string?)r["type"] == "Microsoft.Resources/deployments" && r["properties"]?["parameters"]?["env"]?["value"] is JsonArray)
+            .SelectMany(r => r["properties"]!["parameters"]!["env"]!["value"]!.AsArray().Select(e => (app: (string?)r["name"], variable: e!)))
+            .ToList();
+        Assert.Contains(variables, v => (string?)v.variable["name"] == "Flywheel__Console__ServiceKey");
+
+        var plain = variables.Where(v => SecretName().IsMatch((string)v.variable["name"]!) && v.variable["secretRef"] is null)
+            .Select(v => $"{v.app}: {v.variable["name"]}").ToList();
+
+        Assert.True(plain.Count == 0, "set as plain values: " + string.Join(", ", plain));
+    }
+
+    [Fact]
+    public async Task The_console_may_write_only_its_Data_Protection_container()
+    {
+        var (exitCode, compiled, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
+        Assert.True(exitCode == 0, errors);
+        var storage = Deployment(JsonNode.Parse(compiled)!, "storage");
+        var parameters = storage["properties"]!["parameters"]!;
+
+        Assert.Equal(["console"], Identities(parameters["dataProtectionContributorPrincipalIds"]));
+        Assert.DoesNotContain("console", Identities(parameters["blobContributorPrincipalIds"]));
+        Assert.DoesNotContain("console", Identities(parameters["blobReaderPrincipalIds"]));
+        var grant = Assert.Single(Resources(storage["properties"]!["template"]!), r =>
+            (string?)r["type"] == "Microsoft.Authorization/roleAssignments" &&
+            ((string?)r["properties"]?["principalId"])!.Contains("dataProtectionContributorPrincipalIds", StringComparison.Ordinal));
+        Assert.Equal("[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', parameters('accountName'), 'default', 'data-protection')]", (string?)grant["scope"]);
+    }
+
+    private static JsonNode Deployment(JsonNode template, string name) =>
+        Assert.Single(Resources(template), r => (string?)r["type"] == "Microsoft.Resources/deployments" && (string?)r["name"] == name);
+
+    private static IEnumerable<JsonNode> Resources(JsonNode template) => template["resources"] switch
+    {
+        JsonArray array => array.OfType<JsonNode>(),
+        JsonObject obj => obj.Select(pair => pair.Value).OfType<JsonNode>(),
+        _ => [],
+    };
+
+    /// <summary>The identities (identities module outputs) whose principal ids a parameter lists.</summary>
+    private static List<string> Identities(JsonNode? parameter) =>
+        [.. (parameter?["value"]?.AsArray() ?? []).Select(id => IdentityOutput().Match((string?)id ?? "") is { Success: true } m ? m.Groups[1].Value : $"?{id}")];
+
+    [GeneratedRegex(@"'identities'\), '[0-9-]+'\)\.outputs\.(\w+)\.value\.principalId\]$")]
+    private static partial Regex IdentityOutput();
+
     [Theory]
     [InlineData("AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==")]
     [InlineData("Host=db;Password=hunter2hunter2")]
