@@ -36,13 +36,9 @@ var driftMonitor = builder.AddService<Projects.Flywheel_DriftMonitor>(ResourceNa
 var console = builder.AddService<Projects.Flywheel_Console>(ResourceNames.Console, migrator)
     .WithReference(registry).WaitFor(registry)
     .WithReference(driftMonitor).WaitFor(driftMonitor);
-if (builder.ExecutionContext.IsPublishMode)
-{
-    // Deployed, the console may run several replicas: it keeps its Data Protection keys (which
-    // protect the sign-in cookie) in Blob storage so every replica reads the same ones. Locally one
-    // replica keeps them on disk, as before.
-    console.Uses(infra.Artifacts);
-}
+// The console keeps its Data Protection keys (which protect the sign-in cookie) in Blob storage,
+// so every replica of a deployed console reads the same ones; locally it does the same with Azurite.
+console.Uses(infra.Artifacts);
 // The registry installs the console's key; the console acts with it for whoever signs in
 // (docs/console.md, "Signing in"). Locally it also offers the development account admin.
 var (consoleKey, consoleAdminPassword) = builder.AddConsoleSecrets();

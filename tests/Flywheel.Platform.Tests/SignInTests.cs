@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Azure.Storage.Blobs;
 using Flywheel.Contracts;
 using Microsoft.Playwright;
 using Npgsql;
@@ -155,6 +156,15 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
         Assert.True(cookie.HttpOnly);
         Assert.Equal(SameSiteAttribute.Lax, cookie.SameSite);
         Assert.DoesNotContain(_flywheel.ConsoleAdminPassword, await page.ContentAsync(), StringComparison.Ordinal);
+        // The cookie is protected by the key ring the console keeps in Blob storage (Azurite here), shared by its replicas.
+        var keyRing = new BlobServiceClient(await _flywheel.ConnectionStringAsync(ResourceNames.Artifacts)).GetBlobContainerClient("data-protection");
+        var keys = new List<string>();
+        await foreach (var blob in keyRing.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, "keys/", CancellationToken.None))
+        {
+            keys.Add(blob.Name);
+        }
+
+        Assert.NotEmpty(keys);
 
         var rollout = page.Locator("article.rollout").First;
         await rollout.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();

@@ -45,9 +45,9 @@ internal sealed class BlobKeyRepository(BlobContainerClient container) : IXmlRep
 internal static class DataProtectionExtensions
 {
     /// <summary>
-    /// With Blob storage configured (deployed: <c>ConnectionStrings:artifacts</c>, a service URI read
-    /// with the console's managed identity) the key ring lives there; without it (local runs, one
-    /// replica) ASP.NET Core's default per-user key folder is enough.
+    /// With Blob storage configured (<c>ConnectionStrings:artifacts</c>: deployed, a service URI read
+    /// with the console's managed identity; locally, Azurite's connection string) the key ring lives
+    /// there; without it (the console run on its own) ASP.NET Core's default per-user key folder.
     /// </summary>
     public static void AddConsoleDataProtection(this IHostApplicationBuilder builder)
     {
@@ -57,10 +57,19 @@ internal static class DataProtectionExtensions
             return;
         }
 
-        var service = Uri.TryCreate(connectionString, UriKind.Absolute, out var serviceUri) && serviceUri.Scheme is "https" or "http"
-            ? new BlobServiceClient(serviceUri, AzureIdentity.CreateCredential(builder.Configuration))
-            : new BlobServiceClient(connectionString);
-        var container = service.GetBlobContainerClient(BlobKeyRepository.Container);
+        BlobContainerClient container;
+        if (Uri.TryCreate(connectionString, UriKind.Absolute, out var serviceUri) && serviceUri.Scheme is "https" or "http")
+        {
+            // Deployed: the container exists (infra/modules/storage.bicep) and the console may write only there.
+            container = new BlobServiceClient(serviceUri, AzureIdentity.CreateCredential(builder.Configuration)).GetBlobContainerClient(BlobKeyRepository.Container);
+        }
+        else
+        {
+            // Local (Azurite, a connection string): the console makes the container itself.
+            container = new BlobServiceClient(connectionString).GetBlobContainerClient(BlobKeyRepository.Container);
+            container.CreateIfNotExists();
+        }
+
         dataProtection.Services.Configure<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(options =>
             options.XmlRepository = new BlobKeyRepository(container));
     }
