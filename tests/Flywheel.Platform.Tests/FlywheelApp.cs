@@ -33,13 +33,17 @@ public sealed class FlywheelApp : IAsyncDisposable
 
     private readonly string _dataDirectory;
 
-    private FlywheelApp(DistributedApplication app, string dataDirectory)
+    private FlywheelApp(DistributedApplication app, string dataDirectory, TestOidcProvider oidc)
     {
         App = app;
         _dataDirectory = dataDirectory;
+        Oidc = oidc;
     }
 
     public DistributedApplication App { get; }
+
+    /// <summary>The OpenID Connect provider the console offers sign-in with (standing in for Entra ID).</summary>
+    public TestOidcProvider Oidc { get; }
 
     public static async Task<FlywheelApp> StartAsync()
     {
@@ -72,14 +76,34 @@ public sealed class FlywheelApp : IAsyncDisposable
         var monitor = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == ResourceNames.DriftMonitor);
         builder.CreateResourceBuilder(monitor).WithEnvironment("Flywheel__Monitoring__DefaultEvaluationIntervalSeconds",
             DefaultEvaluationIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var app = await builder.BuildAsync(timeout.Token);
-        var flywheel = new FlywheelApp(app, data);
+        // The console reads the provider's discovery document at its first sign-in, so the provider
+        // runs (at an address known now) before the console starts, and lives as long as the platform.
+        var oidc = await TestOidcProvider.StartAsync(timeout.Token);
+        var console = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == ResourceNames.Console);
+        builder.CreateResourceBuilder(console)
+            .WithEnvironment("Flywheel__Console__Oidc__Authority", oidc.Authority)
+            .WithEnvironment("Flywheel__Console__Oidc__ClientId", TestOidcProvider.ClientId)
+            .WithEnvironment("Flywheel__Console__Oidc__ClientSecret", oidc.ClientSecret);
+        DistributedApplication app;
+        try
+        {
+            app = await builder.BuildAsync(timeout.Token);
+        }
+        catch
+        {
+            await oidc.DisposeAsync();
+            throw;
+        }
+
+        var flywheel = new FlywheelApp(app, data, oidc);
         try
         {
             await app.StartAsync(timeout.Token);
             await app.ResourceNotifications.WaitForResourceAsync(ResourceNames.Migrator, KnownResourceStates.Finished, timeout.Token);
             await Task.WhenAll(Infrastructure.Concat(Services)
                 .Select(name => app.ResourceNotifications.WaitForResourceHealthyAsync(name, timeout.Token)));
+            // The provider's callback is the gateway's: people reach the console only through it.
+            oidc.AllowRedirectUri(new Uri(flywheel.CreateClient(ResourceNames.Gateway).BaseAddress!, TestOidcProvider.CallbackPath));
         }
         catch
         {
@@ -235,6 +259,7 @@ public sealed class FlywheelApp : IAsyncDisposable
     {
         await App.StopAsync();
         await App.DisposeAsync();
+        await Oidc.DisposeAsync();
 
         // Each launcher deletes its server.pid once its server has exited; wait for that before
         // removing the data the servers were writing.
