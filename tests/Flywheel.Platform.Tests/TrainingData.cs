@@ -67,7 +67,17 @@ internal static class TrainingData
         JsonElement run = default;
         while (DateTimeOffset.UtcNow < deadline)
         {
-            run = await gateway.GetFromJsonAsync<JsonElement>($"/api/training-runs/{runId}");
+            using var response = await gateway.GetAsync($"/api/training-runs/{runId}");
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                // A run the orchestrator decided on travels to the registry through its outbox: it is
+                // announced (a retraining decision names it) a moment before the registry has it.
+                await Task.Delay(100);
+                continue;
+            }
+
+            response.EnsureSuccessStatusCode();
+            run = await response.Content.ReadFromJsonAsync<JsonElement>();
             if (until(run))
             {
                 return run;
