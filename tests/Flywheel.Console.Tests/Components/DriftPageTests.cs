@@ -87,6 +87,11 @@ public sealed class DriftPageTests : ConsoleTest
         // The value, the interval's two bounds and the held-out value, each a Radzen line.
         Assert.Equal(4, page.FindAll("figure.trend .rz-line-series").Count);
         Assert.StartsWith("Live auc over 2 reports, between", page.Find("figure.trend [role=img]").GetAttribute("aria-label"), StringComparison.Ordinal);
+        // The value axis reads as the tables do (0.88, not 0.8799999999), and no legend crowds the small chart.
+        var ticks = page.FindAll("figure.trend .rz-value-axis text").Select(Text).Where(t => t.Length > 0).ToList();
+        Assert.NotEmpty(ticks);
+        Assert.All(ticks, tick => Assert.True(tick.Length <= 6, $"an unformatted axis label: {tick}"));
+        Assert.Empty(page.FindAll("figure.trend .rz-legend"));
         Assert.Equal(["2026-01-04 10:00:00 UTC v1 0.88 0.84 to 0.92 0.9 120", "2026-01-04 11:00:00 UTC v1 0.81 0.77 to 0.85 0.9 120"],
             page.FindAll("table.trend-table tbody tr").Select(r => string.Join(" ", Cells(r))));
         Assert.Equal(1, Registry.Count(Reports));
