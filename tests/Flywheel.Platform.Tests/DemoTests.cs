@@ -120,6 +120,8 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
         await Expect(page.Locator("section[aria-labelledby=report-heading]")).ToContainTextAsync("amount");
         // Radzen draws a chart once the browser has measured it: wait for the histograms' columns before the picture.
         await Expect(page.Locator("article.feature[aria-labelledby=feature-amount] figure.histogram .rz-column-series")).ToHaveCountAsync(2);
+        await Expect(page.Locator("figure.trend .rz-value-axis text").First).ToBeVisibleAsync();
+        await page.WaitForTimeoutAsync(1_000); // Radzen's draw-in animation
         await browser.ScreenshotAsync(page, "demo-drift");
         await page.CloseAsync();
     }
@@ -142,12 +144,13 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
         await page.CloseAsync();
     }
 
-    /// <summary>The demo's loop, compressed: a short history, the switch after 10 s, 200 transactions a second, a 30 s bake.</summary>
+    /// <summary>The demo's loop, compressed: a short history, the switch after 3 s, 200 transactions a second, a 30 s bake.</summary>
     private DemoOptions Options() => new()
     {
         Gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway).BaseAddress!,
         AdminKey = _flywheel.AdminKey,
-        DriftAfter = TimeSpan.FromSeconds(10),
+        // Little regime-A traffic before the switch: a retrain then learns mostly regime B, as at the default pace where B runs for minutes first.
+        DriftAfter = TimeSpan.FromSeconds(3),
         Rate = 20,
         Batch = 10,
         HistoryDays = 14,
