@@ -134,7 +134,7 @@ public sealed class MonitoringTests(PlatformFixture fixture)
         // (Reports that read the log while a batch was still arriving may come first, however many a
         // busy machine stores in the meantime: each wait is for the first report that sees the new traffic.)
         var cleanFrom = DateTimeOffset.UtcNow;
-        await SendAsync(predictor, database, model, Traffic(300, seed: 9, shifted: false));
+        await SendAsync(predictor, database, model, Traffic(600, seed: 9, shifted: false));
         await WaitForScheduledReportsAsync(database, model, cleanFrom, count: 1, TimeSpan.FromSeconds(90), until: report => !report.Drifted);
         Assert.Single(await DriftEventsAsync(database, model));
         var againFrom = DateTimeOffset.UtcNow;
