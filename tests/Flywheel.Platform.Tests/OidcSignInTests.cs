@@ -40,21 +40,7 @@ public sealed class OidcSignInTests(PlatformFixture fixture) : IAsyncLifetime
     public async Task An_operator_signs_in_with_the_provider_rejects_a_rollout_and_the_audit_log_names_them()
     {
         var admin = _flywheel.AdminGateway();
-        var model = await admin.DefineModelAsync("oidc-operator", TrainingData.FraudModel);
-        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(800, seed: 61));
-        await TrainAsync(admin, model, new { trainer = "sdca", seed = 1 });
-        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
-        {
-            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
-        }
-
-        await TrainAsync(admin, model, new { trainer = "sdca", seed = 2 });
-        Guid rolloutId;
-        using (var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 }))
-        {
-            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
-            rolloutId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid();
-        }
+        var (model, rolloutId) = await TrainingData.ModelWithRolloutAsync(admin, "oidc-operator", dataSeed: 61);
 
         var page = await _browser.NewPageAsync(height: 900);
         var back = $"/models/{model}?section=rollouts";
@@ -247,9 +233,4 @@ public sealed class OidcSignInTests(PlatformFixture fixture) : IAsyncLifetime
     private static string Padded(string base64Url) =>
         base64Url.Replace('-', '+').Replace('_', '/') + new string('=', (4 - base64Url.Length % 4) % 4);
 
-    private static async Task TrainAsync(HttpClient admin, string model, object request)
-    {
-        var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
-        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
-    }
 }

@@ -116,21 +116,7 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
     public async Task The_local_admin_signs_in_with_a_password_rejects_a_rollout_and_finds_their_name_in_the_audit_log()
     {
         var admin = _flywheel.AdminGateway();
-        var model = await admin.DefineModelAsync("signin-browser", TrainingData.FraudModel);
-        await TrainingData.UploadAsync(admin, model, TrainingData.FraudCsv(800, seed: 51));
-        await TrainAsync(admin, model, new { trainer = "sdca", seed = 1 });
-        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
-        {
-            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
-        }
-
-        await TrainAsync(admin, model, new { trainer = "sdca", seed = 2 });
-        Guid rolloutId;
-        using (var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 }))
-        {
-            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
-            rolloutId = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid();
-        }
+        var (model, rolloutId) = await TrainingData.ModelWithRolloutAsync(admin, "signin-browser", dataSeed: 51);
 
         var page = await _browser.NewPageAsync(height: 900);
         var back = $"/models/{model}?section=rollouts";
@@ -229,9 +215,4 @@ public sealed class SignInTests(PlatformFixture fixture) : IAsyncLifetime
         return actors;
     }
 
-    private static async Task TrainAsync(HttpClient admin, string model, object request)
-    {
-        var run = await TrainingData.WaitForRunAsync(admin, await TrainingData.StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
-        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
-    }
 }

@@ -90,6 +90,32 @@ internal static class TrainingData
         return run;
     }
 
+    /// <summary>
+    /// A model with v1 deployed and a rollout of v2 just started: what a console test needs to act on
+    /// (approve, reject, look). Returns the model's name and the rollout's id.
+    /// </summary>
+    public static async Task<(string Model, Guid RolloutId)> ModelWithRolloutAsync(HttpClient admin, string prefix, int dataSeed)
+    {
+        var model = await admin.DefineModelAsync(prefix, FraudModel);
+        await UploadAsync(admin, model, FraudCsv(800, seed: dataSeed));
+        await TrainOrFailAsync(admin, model, new { trainer = "sdca", seed = 1 });
+        using (var deployed = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "first version" }))
+        {
+            Assert.True(deployed.IsSuccessStatusCode, await deployed.Content.ReadAsStringAsync());
+        }
+
+        await TrainOrFailAsync(admin, model, new { trainer = "sdca", seed = 2 });
+        using var started = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 });
+        Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+        return (model, (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout_id").GetGuid());
+    }
+
+    private static async Task TrainOrFailAsync(HttpClient admin, string model, object request)
+    {
+        var run = await WaitForRunAsync(admin, await StartRunAsync(admin, model, request), TimeSpan.FromMinutes(5));
+        Assert.True(run.GetProperty("state").GetString() == "succeeded", $"training failed: {run}");
+    }
+
     public static string Step(JsonElement run, string name) =>
         run.GetProperty("steps").EnumerateArray().FirstOrDefault(s => s.GetProperty("name").GetString() == name) is { ValueKind: JsonValueKind.Object } step
             ? step.GetProperty("state").GetString()!
