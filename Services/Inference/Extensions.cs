@@ -1,3 +1,4 @@
+using Flywheel.Core.Serving;
 using Flywheel.Inference.Feedback;
 using Flywheel.Inference.Models;
 using Flywheel.Inference.Serving;
@@ -18,6 +19,8 @@ internal static class Extensions
             .BindConfiguration(InferenceOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        // Predictions' feature and output maps are written without the serializer's per-value type resolution.
+        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Converters.Add(new ValueMapJsonConverter()));
         builder.Services.AddSingleton<ServedModels>();
         builder.Services.AddSingleton<InferenceMetrics>();
         builder.Services.AddSingleton<Predictor>();

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Flywheel.Bench.Serving;
 using Flywheel.Contracts;
@@ -25,6 +26,12 @@ using Microsoft.ML.OnnxRuntime;
 if (args is ["--serve-mlnet", var zip, var mlPort])
 {
     await MlNetServer.RunAsync(zip, int.Parse(mlPort, CultureInfo.InvariantCulture));
+    return;
+}
+
+if (args is ["--serve-ort", var onnxFile, var ortPort])
+{
+    await OrtServer.RunAsync(onnxFile, int.Parse(ortPort, CultureInfo.InvariantCulture));
     return;
 }
 
@@ -50,6 +57,37 @@ builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
     .AddFilter("Flywheel.AppHost.Resources", LogLevel.None)
     .AddFilter("Aspire", LogLevel.Warning)
     .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
+// FLYWHEEL_BENCH_PROFILE=1 makes every service write a perf map (and map its JIT code once), so
+// `perf record -g -p <pid>` names .NET frames while a scenario runs. FLYWHEEL_BENCH_SERVICE_ENV
+// ("NAME=value;NAME=value") sets variables for the platform's services only, not for this process
+// (the load generator): for trying runtime settings on the servers alone.
+var serviceEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
+if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_PROFILE") == "1")
+{
+    serviceEnvironment["DOTNET_PerfMapEnabled"] = "1";
+    serviceEnvironment["DOTNET_EnableWriteXorExecute"] = "0";
+}
+
+foreach (var setting in (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_SERVICE_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+{
+    var (name, value) = (setting.Split('=', 2)[0], setting.Split('=', 2) is [_, var given] ? given : "");
+    serviceEnvironment[name] = value;
+}
+
+if (serviceEnvironment.Count > 0)
+{
+    foreach (var project in builder.Resources.OfType<ProjectResource>())
+    {
+        project.Annotations.Add(new EnvironmentCallbackAnnotation(environment =>
+        {
+            foreach (var (name, value) in serviceEnvironment)
+            {
+                environment[name] = value;
+            }
+        }));
+    }
+}
+
 await using var app = await builder.BuildAsync();
 await app.StartAsync();
 foreach (var name in new[] { ResourceNames.Gateway, ResourceNames.Registry, ResourceNames.Inference, ResourceNames.Trainer, ResourceNames.Orchestrator })
@@ -89,6 +127,8 @@ var predictorKey = (await keyResponse.Content.ReadFromJsonAsync<JsonElement>()).
 var bodies = rows.Take(1000).Select(FraudData.RequestBody).ToArray();
 var mlPortNumber = FreePort();
 var nodePortNumber = FreePort();
+var ortPortNumber = FreePort();
+using var ortServer = StartProcess("dotnet", [typeof(OrtServer).Assembly.Location, "--serve-ort", onnxPath, ortPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 using var mlServer = StartProcess("dotnet", [typeof(MlNetServer).Assembly.Location, "--serve-mlnet", zipPath, mlPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 var nodeDir = Path.Combine(root, "bench", "Flywheel.Bench.Serving", "node");
 if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "onnxruntime-node")))
@@ -102,8 +142,10 @@ using var nodeServer = StartProcess("node", ["server.js", onnxPath, nodePortNumb
 using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), null);
 using var gateway = Client(app.GetEndpoint(ResourceNames.Gateway, "http"), predictorKey);
 using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), null);
+using var bare = Client(new Uri($"http://127.0.0.1:{ortPortNumber}"), null);
 using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), null);
 await WaitUntilAnswersAsync(mlnet, "/");
+await WaitUntilAnswersAsync(bare, "/");
 await WaitUntilAnswersAsync(node, "/");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{batched}/ready");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
@@ -112,6 +154,7 @@ using var session = Floor.CreateSession(onnx);
 var scenarios = new (string Name, Func<int, Task<bool>> Call)[]
 {
     ("in-process ONNX Runtime (floor)", i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
+    ("bare ONNX Runtime, minimal API", i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching on", i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching off", i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
     ("through the gateway, micro-batching on", i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
@@ -132,6 +175,7 @@ foreach (var (name, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || 
 }
 
 mlServer.Kill(entireProcessTree: true);
+ortServer.Kill(entireProcessTree: true);
 nodeServer.Kill(entireProcessTree: true);
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
@@ -291,15 +335,20 @@ internal static class Floor
         return new InferenceSession(onnx, options);
     }
 
-    public static bool Score(InferenceSession session, TrainingRow row)
+    public static bool Score(InferenceSession session, TrainingRow row) =>
+        Score(session, (float)(double)row.Features["amount"]!, (string)row.Features["merchant_category"]!, (bool)row.Features["is_online"]!,
+            row.Features["hour"] is double h ? (float)h : float.NaN).Score is >= 0 and <= 1;
+
+    public static (bool Label, float Score) Score(InferenceSession session, float amount, string merchantCategory, bool isOnline, float hour)
     {
-        using var amount = OrtValue.CreateTensorValueFromMemory([(float)(double)row.Features["amount"]!], [1, 1]);
+        using var amountValue = OrtValue.CreateTensorValueFromMemory([amount], [1, 1]);
         using var category = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, [1, 1]);
-        category.StringTensorSetElementAt(((string)row.Features["merchant_category"]!).AsSpan(), 0);
-        using var online = OrtValue.CreateTensorValueFromMemory([(bool)row.Features["is_online"]! ? 1f : 0f], [1, 1]);
-        using var hour = OrtValue.CreateTensorValueFromMemory([row.Features["hour"] is double h ? (float)h : float.NaN], [1, 1]);
+        category.StringTensorSetElementAt(merchantCategory.AsSpan(), 0);
+        using var online = OrtValue.CreateTensorValueFromMemory([isOnline ? 1f : 0f], [1, 1]);
+        using var hourValue = OrtValue.CreateTensorValueFromMemory([hour], [1, 1]);
         using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, ["amount", "merchant_category", "is_online", "hour"], [amount, category, online, hour], ["Probability.output"]);
-        return outputs[0].GetTensorDataAsSpan<float>()[0] is >= 0 and <= 1;
+        using var outputs = session.Run(runOptions, ["amount", "merchant_category", "is_online", "hour"], [amountValue, category, online, hourValue],
+            ["PredictedLabel.output", "Probability.output"]);
+        return (outputs[0].GetTensorDataAsSpan<bool>()[0], outputs[1].GetTensorDataAsSpan<float>()[0]);
     }
 }

@@ -81,9 +81,42 @@ public sealed class BufferedBatchWriterTests
         Assert.Equal(1, writer.Dropped);
     }
 
+    [Fact]
+    public async Task A_full_batch_is_written_at_once_and_a_partial_one_waits_for_the_flush_interval_or_the_stop()
+    {
+        var writer = new ListWriter(capacity: 100, batchSize: 5, flushInterval: TimeSpan.FromHours(1));
+        await writer.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 5; i++)
+        {
+            writer.Append(i);
+        }
+
+        // A full batch does not wait the hour.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (writer.Written.Count < 5 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 5), writer.Written);
+
+        // Three more are a partial batch: they wait for the interval, and stopping writes them.
+        for (var i = 5; i < 8; i++)
+        {
+            writer.Append(i);
+        }
+
+        await Task.Delay(300);
+        Assert.Equal(5, writer.Written.Count);
+        Assert.Equal(3, writer.Depth);
+        await writer.StopAsync(CancellationToken.None);
+        Assert.Equal(Enumerable.Range(0, 8), writer.Written);
+        Assert.Equal([5, 3], writer.Batches);
+    }
+
     /// <summary>Writes int entries to a list; can fail a number of times first, or refuse one value as bad data.</summary>
-    private sealed class ListWriter(int capacity, int batchSize) : BufferedBatchWriter<string>(
-        "test entries", capacity, batchSize, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20),
+    private sealed class ListWriter(int capacity, int batchSize, TimeSpan? flushInterval = null) : BufferedBatchWriter<string>(
+        "test entries", capacity, batchSize, flushInterval ?? TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20),
         new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>().Create("test").CreateCounter<long>("dropped"),
         written: null, TimeProvider.System, NullLogger.Instance)
     {

@@ -27,8 +27,12 @@ public sealed record ServingSettings
     /// <summary>Most requests coalesced into one ONNX Runtime call.</summary>
     public int MaxBatchSize { get; init; } = 64;
 
-    /// <summary>Longest a request waits for others to join its batch; a lone request is never delayed longer.</summary>
-    public double MaxBatchWaitMs { get; init; } = 1;
+    /// <summary>
+    /// Longest a request waits for others to join its batch; a lone request is never delayed longer.
+    /// 0 (the default): batch only what is already queued while the version is busy, so a request
+    /// that finds it idle runs at once.
+    /// </summary>
+    public double MaxBatchWaitMs { get; init; }
 
     public bool CacheEnabled { get; init; }
 

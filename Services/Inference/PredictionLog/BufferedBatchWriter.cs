@@ -32,6 +32,11 @@ public abstract partial class BufferedBatchWriter<T> : BackgroundService
     private readonly CancellationTokenSource _abandon = new();
     private readonly ILogger _logger;
     private long _droppedTotal;
+    // Entries buffered and not yet taken: appends add, the loop subtracts what it takes. A full
+    // batch's worth completes _batchFull, which ends the loop's gathering wait early.
+    private int _pending;
+    private TaskCompletionSource _batchFull = NewSignal();
+    private volatile bool _stopping;
 
     /// <param name="entries">What the entries are called in logs, plural ("prediction log records").</param>
     protected BufferedBatchWriter(
@@ -69,6 +74,11 @@ public abstract partial class BufferedBatchWriter<T> : BackgroundService
     {
         if (_buffer.Writer.TryWrite(entry))
         {
+            if (Interlocked.Increment(ref _pending) >= _batchSize)
+            {
+                Volatile.Read(ref _batchFull).TrySetResult();
+            }
+
             return true;
         }
 
@@ -93,7 +103,9 @@ public abstract partial class BufferedBatchWriter<T> : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         _buffer.Writer.TryComplete();
+        Volatile.Read(ref _batchFull).TrySetResult();
         await using (cancellationToken.Register(_abandon.Cancel))
         {
             if (ExecuteTask is { } draining)
@@ -124,25 +136,26 @@ public abstract partial class BufferedBatchWriter<T> : BackgroundService
         {
             while (await _buffer.Reader.WaitToReadAsync(_abandon.Token))
             {
-                // Gather a flush interval's worth (or a full batch) into one write.
-                var deadline = Time.GetUtcNow() + _flushInterval;
-                while (batch.Count < _batchSize)
+                // The first entry after a quiet spell: let a flush interval's worth gather (a full
+                // batch or stopping ends the wait early), then write everything buffered, a batch
+                // at a time. Entries arriving meanwhile wake nobody: appending stays a buffer write.
+                await GatherAsync();
+                while (true)
                 {
-                    if (_buffer.Reader.TryRead(out var entry))
+                    while (batch.Count < _batchSize && _buffer.Reader.TryRead(out var entry))
                     {
                         batch.Add(entry);
-                        continue;
                     }
 
-                    var wait = deadline - Time.GetUtcNow();
-                    if (wait <= TimeSpan.Zero || !await WaitForMoreAsync(wait))
+                    if (batch.Count == 0)
                     {
                         break;
                     }
-                }
 
-                await WriteWithRetryAsync(batch);
-                batch.Clear();
+                    Interlocked.Add(ref _pending, -batch.Count);
+                    await WriteWithRetryAsync(batch);
+                    batch.Clear();
+                }
             }
         }
         catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
@@ -154,20 +167,25 @@ public abstract partial class BufferedBatchWriter<T> : BackgroundService
         await maintaining;
     }
 
-    /// <summary>True when more entries arrived within <paramref name="wait"/>; false on timeout or when the buffer is closed and empty.</summary>
-    private async Task<bool> WaitForMoreAsync(TimeSpan wait)
+    /// <summary>Waits one flush interval, or less when a full batch is buffered or the service is stopping.</summary>
+    private async Task GatherAsync()
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
-        timeout.CancelAfter(wait);
-        try
+        var signal = NewSignal();
+        Volatile.Write(ref _batchFull, signal);
+        // Checked after the new signal is published, so a batch filled meanwhile is not missed.
+        if (_stopping || Volatile.Read(ref _pending) >= _batchSize)
         {
-            return await _buffer.Reader.WaitToReadAsync(timeout.Token);
+            return;
         }
-        catch (OperationCanceledException) when (!_abandon.IsCancellationRequested)
-        {
-            return false;
-        }
+
+        using var interval = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
+        var elapsed = Task.Delay(_flushInterval, Time, interval.Token);
+        await Task.WhenAny(signal.Task, elapsed);
+        await interval.CancelAsync();
+        _abandon.Token.ThrowIfCancellationRequested();
     }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private async Task WriteWithRetryAsync(List<T> batch)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
+using Flywheel.Core.Serving;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -96,8 +97,8 @@ public sealed partial class PredictionLogWriter : BufferedBatchWriter<Prediction
             await copy.WriteAsync(record.Version, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.Shadow, NpgsqlDbType.Boolean, cancellationToken);
             await WriteNullableAsync(copy, record.EntityId, cancellationToken);
-            await copy.WriteAsync(JsonSerializer.Serialize(record.Inputs), NpgsqlDbType.Jsonb, cancellationToken);
-            await copy.WriteAsync(JsonSerializer.Serialize(record.Outputs), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(ValueMapJson.Serialize(record.Inputs), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(ValueMapJson.Serialize(record.Outputs), NpgsqlDbType.Jsonb, cancellationToken);
             await copy.WriteAsync(record.LatencyMicroseconds, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.BatchSize, NpgsqlDbType.Integer, cancellationToken);
             await WriteNullableAsync(copy, record.Caller, cancellationToken);

@@ -9,11 +9,15 @@ namespace Flywheel.Inference.Serving;
 public sealed record BatchResult(ScoredRow[] Rows, int BatchSize);
 
 /// <summary>
-/// Micro-batching for one version: concurrent requests queue in a bounded channel, and each
-/// runner takes what is waiting — up to <see cref="ServingSettings.MaxBatchSize"/> rows, waiting
-/// at most <see cref="ServingSettings.MaxBatchWaitMs"/> from the first request for others to join —
-/// and scores it in one <c>Run</c>, then hands each request its rows. A lone request is never held
-/// longer than the wait; a request larger than the batch size runs on its own.
+/// Micro-batching for one version. With a wait (<see cref="ServingSettings.MaxBatchWaitMs"/> &gt; 0)
+/// every request queues in a bounded channel and a runner takes what is waiting — up to
+/// <see cref="ServingSettings.MaxBatchSize"/> rows, waiting at most the wait from the first request
+/// for others to join — and scores it in one <c>Run</c>; a lone request is never held longer than
+/// the wait. With no wait (the default) batching is opportunistic: a request that finds nothing
+/// queued and a runner slot free is scored at once on its own thread (no queue, no thread hop),
+/// and requests that arrive while the slots are busy queue and are scored together as soon as a
+/// runner is free, so batches grow with load and a lone request is never delayed at all. A request
+/// larger than the batch size runs on its own.
 /// </summary>
 public sealed class Batcher
 {
@@ -21,10 +25,14 @@ public sealed class Batcher
     private readonly Func<ServingSettings> _settings;
     private readonly InferenceMetrics _metrics;
     private readonly Channel<Work> _queue;
+    private readonly int _slots;
+    // ONNX Runtime calls in progress for this version, inline or by a runner.
+    private int _busy;
 
     public Batcher(LoadedVersion version, Func<ServingSettings> settings, InferenceMetrics metrics, int capacity, int runners)
     {
         _version = version;
+        _slots = runners;
         _settings = settings;
         _metrics = metrics;
         _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait });
@@ -34,11 +42,51 @@ public sealed class Batcher
         }
     }
 
-    public async Task<BatchResult> ScoreAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, CancellationToken cancellationToken)
+    public Task<BatchResult> ScoreAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, CancellationToken cancellationToken)
+    {
+        if (_settings().MaxBatchWaitMs == 0 && _queue.Reader.Count == 0 && TryTakeSlot())
+        {
+            try
+            {
+                return Task.FromResult(Run(rows));
+            }
+            catch (Exception exception)
+            {
+                return Task.FromException<BatchResult>(exception);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _busy);
+            }
+        }
+
+        return QueueAsync(rows, cancellationToken);
+    }
+
+    private async Task<BatchResult> QueueAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, CancellationToken cancellationToken)
     {
         var work = new Work(rows, new TaskCompletionSource<BatchResult>(TaskCreationOptions.RunContinuationsAsynchronously), Stopwatch.GetTimestamp());
         await _queue.Writer.WriteAsync(work, cancellationToken);
         return await work.Done.Task;
+    }
+
+    private bool TryTakeSlot()
+    {
+        if (Interlocked.Increment(ref _busy) <= _slots)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _busy);
+        return false;
+    }
+
+    /// <summary>A request scored on its caller's thread: it waited for nobody.</summary>
+    private BatchResult Run(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        _metrics.QueueTime(_version, TimeSpan.Zero);
+        _metrics.BatchSize(_version, rows.Count);
+        return new BatchResult(_version.Score(rows), rows.Count);
     }
 
     internal void Complete() => _queue.Writer.TryComplete();
@@ -68,6 +116,7 @@ public sealed class Batcher
             var settings = _settings();
             var rows = batch[0].Rows.Count;
             var deadline = batch[0].Enqueued + (long)(settings.MaxBatchWaitMs * Stopwatch.Frequency / 1000);
+            // With no wait this takes what is queued now and runs.
             while (rows < settings.MaxBatchSize)
             {
                 if (reader.TryRead(out var next))
@@ -96,7 +145,15 @@ public sealed class Batcher
                 }
             }
 
-            Run(batch, rows);
+            Interlocked.Increment(ref _busy);
+            try
+            {
+                Run(batch, rows);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _busy);
+            }
         }
     }
 
