@@ -1,8 +1,11 @@
 using Flywheel.Contracts;
+using Flywheel.Core.Http;
 using Flywheel.Gateway.Keys;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Flywheel.Gateway.Traffic;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Flywheel.Gateway;
 
@@ -43,9 +46,20 @@ internal static class Extensions
 #pragma warning restore EXTEXP0001
 
         builder.Services.AddRequestTimeouts();
+        builder.Services.AddSingleton<IForwarderHttpClientFactory, GatewayForwarderHttpClientFactory>();
         builder.Services.AddReverseProxy()
             .LoadFromMemory(GatewayRoutes.Routes, GatewayRoutes.Clusters(options))
-            .AddServiceDiscoveryDestinationResolver();
+            .AddServiceDiscoveryDestinationResolver()
+            // A body the admission middleware buffered goes out in one write with the headers.
+            .AddTransforms(transforms => transforms.AddRequestTransform(transform =>
+            {
+                if (transform.HttpContext.Features.Get<BufferedRequestBody>() is { } body)
+                {
+                    transform.ProxyRequest.Options.Set(BufferedBodyHandler.Body, body.Bytes.AsMemory());
+                }
+
+                return ValueTask.CompletedTask;
+            }));
     }
 
     /// <summary>Keys, limits, body size, traffic split and shadows, before anything is proxied.</summary>

@@ -14,7 +14,8 @@ public sealed record Measurement(
     double SaturationRps,
     double SaturationP50Ms,
     double SaturationP99Ms,
-    int ClosedErrors);
+    int ClosedErrors,
+    double? MeanBatch = null);
 
 /// <summary>
 /// Open-loop load (requests fired on a fixed schedule, latency counted from the scheduled start, so

@@ -16,6 +16,7 @@ using Flywheel.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using Npgsql;
 
 // Serving latency and throughput, in one run on this machine, for the same model served six ways:
 // in-process ONNX Runtime (the floor), the Flywheel inference worker called directly with
@@ -151,27 +152,32 @@ await WaitUntilAnswersAsync(direct, $"/v2/models/{batched}/ready");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
 
 using var session = Floor.CreateSession(onnx);
-var scenarios = new (string Name, Func<int, Task<bool>> Call)[]
+// The Flywheel scenarios name their model: the prediction log then says how large the batches
+// were that their saturation requests ran in.
+var scenarios = new (string Name, string? Model, Func<int, Task<bool>> Call)[]
 {
-    ("in-process ONNX Runtime (floor)", i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
-    ("bare ONNX Runtime, minimal API", i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
-    ("worker direct, micro-batching on", i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
-    ("worker direct, micro-batching off", i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
-    ("through the gateway, micro-batching on", i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
-    ("ML.NET pooled engines, minimal API", i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
-    ("onnxruntime-node, Node http", i => PostAsync(node, "/", bodies[i % bodies.Length])),
+    ("in-process ONNX Runtime (floor)", null, i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
+    ("bare ONNX Runtime, minimal API", null, i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
+    ("worker direct, micro-batching on", batched, i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("worker direct, micro-batching off", unbatched, i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
+    ("through the gateway, micro-batching on", batched, i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("ML.NET pooled engines, minimal API", null, i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
+    ("onnxruntime-node, Node http", null, i => PostAsync(node, "/", bodies[i % bodies.Length])),
 };
+await using var database = NpgsqlDataSource.Create((await app.GetConnectionStringAsync(ResourceNames.Database))!);
 
 // FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
 var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var results = new List<Measurement>();
-foreach (var (name, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+foreach (var (name, model, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
     Console.Error.WriteLine($"Measuring {name}…");
     await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
     var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
+    var saturationStarted = DateTimeOffset.UtcNow;
     var closed = await Load.ClosedLoopAsync(call, clients, TimeSpan.FromSeconds(seconds));
-    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors));
+    var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
+    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch));
 }
 
 mlServer.Kill(entireProcessTree: true);
@@ -180,12 +186,12 @@ nodeServer.Kill(entireProcessTree: true);
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
 Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
-Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
 foreach (var m in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} |"));
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} |"));
 }
 
 Console.WriteLine(JsonSerializer.Serialize(results));
@@ -233,6 +239,17 @@ static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IRe
     using var deployed = await admin.PutAsJsonAsync($"/api/models/{name}/deployment", new { production = 1, reason = "benchmark" });
     deployed.EnsureSuccessStatusCode();
     return name;
+}
+
+// The batch size the saturation phase's predictions ran in, averaged over predictions (once the log has them).
+static async Task<double> MeanBatchAsync(NpgsqlDataSource database, string model, DateTimeOffset since)
+{
+    await Task.Delay(TimeSpan.FromSeconds(2));
+    await using var command = database.CreateCommand(
+        "SELECT coalesce(avg(batch_size), 0)::float8 FROM inference.predictions WHERE model = $1 AND at >= $2 AND batch_size > 0");
+    command.Parameters.Add(new NpgsqlParameter { Value = model });
+    command.Parameters.Add(new NpgsqlParameter { Value = since });
+    return (double)(await command.ExecuteScalarAsync())!;
 }
 
 static async Task<bool> PostAsync(HttpClient client, string path, byte[] body)

@@ -88,6 +88,7 @@ public sealed class AdmissionMiddleware(
             return;
         }
 
+        context.Features.Set(new BufferedRequestBody(body));
         request.Headers[ServingHeaders.Caller] = key!.Name;
         var model = serving.Model ?? "";
         var version = serving.Call == ServingCall.InferVersion ? request.Path.Value!.Split('/')[^2] : "";
@@ -145,19 +146,39 @@ public sealed class AdmissionMiddleware(
             limit.MaxRequestBodySize = _maxBodyBytes;
         }
 
-        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        byte[] body;
         try
         {
-            var chunk = new byte[16 * 1024];
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+            if (request.ContentLength is { } length)
             {
-                if (buffer.Length + read > _maxBodyBytes)
+                // The usual case: read straight into a buffer of the stated size (Kestrel holds the
+                // client to its Content-Length).
+                body = new byte[length];
+                await request.Body.ReadExactlyAsync(body, context.RequestAborted);
+            }
+            else
+            {
+                using var buffer = new MemoryStream();
+                var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+                try
                 {
-                    return null;
+                    int read;
+                    while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+                    {
+                        if (buffer.Length + read > _maxBodyBytes)
+                        {
+                            return null;
+                        }
+
+                        buffer.Write(chunk, 0, read);
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
                 }
 
-                buffer.Write(chunk, 0, read);
+                body = buffer.ToArray();
             }
         }
         catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -165,9 +186,11 @@ public sealed class AdmissionMiddleware(
             return null;
         }
 
-        var body = buffer.ToArray();
         request.Body = new MemoryStream(body, writable: false);
         request.ContentLength = body.Length;
         return body;
     }
 }
+
+/// <summary>A data-plane request's body as the admission middleware read it: the forwarder sends it in one write with the headers.</summary>
+public sealed record BufferedRequestBody(byte[] Bytes);
