@@ -28,11 +28,10 @@ public sealed record ServingSettings
     public int MaxBatchSize { get; init; } = 64;
 
     /// <summary>
-    /// Longest a request waits for others to join its batch; a lone request is never delayed longer.
-    /// 0 (the default): batch only what is already queued while the version is busy, so a request
-    /// that finds it idle runs at once.
+    /// Longest a request waits for others to join its batch, when others are in progress; a request
+    /// alone is scored at once. 0: batch only what is already queued.
     /// </summary>
-    public double MaxBatchWaitMs { get; init; }
+    public double MaxBatchWaitMs { get; init; } = 1;
 
     public bool CacheEnabled { get; init; }
 

@@ -63,6 +63,9 @@ public sealed class LoadedVersion
 
     public bool Retired => Volatile.Read(ref _leases) == 0;
 
+    /// <summary>Requests holding a lease now (the loader's own reference aside, while the version serves).</summary>
+    public int ActiveRequests => Math.Max(0, Volatile.Read(ref _leases) - 1);
+
     /// <summary>A lease for one request; false once the version is retired and draining.</summary>
     public bool TryAcquire()
     {

@@ -9,15 +9,15 @@ namespace Flywheel.Inference.Serving;
 public sealed record BatchResult(ScoredRow[] Rows, int BatchSize);
 
 /// <summary>
-/// Micro-batching for one version. With a wait (<see cref="ServingSettings.MaxBatchWaitMs"/> &gt; 0)
-/// every request queues in a bounded channel and a runner takes what is waiting — up to
-/// <see cref="ServingSettings.MaxBatchSize"/> rows, waiting at most the wait from the first request
-/// for others to join — and scores it in one <c>Run</c>; a lone request is never held longer than
-/// the wait. With no wait (the default) batching is opportunistic: a request that finds nothing
-/// queued and a runner slot free is scored at once on its own thread (no queue, no thread hop),
-/// and requests that arrive while the slots are busy queue and are scored together as soon as a
-/// runner is free, so batches grow with load and a lone request is never delayed at all. A request
-/// larger than the batch size runs on its own.
+/// Micro-batching for one version. A request that finds no other request for the version in
+/// progress on this worker (nothing to batch with) and a runner slot free is scored at once on its
+/// own thread: no queue, no thread hop, no wait, so a lone request is never delayed. Otherwise it
+/// queues in a bounded channel, and a runner takes what is waiting — up to
+/// <see cref="ServingSettings.MaxBatchSize"/> rows, waiting at most
+/// <see cref="ServingSettings.MaxBatchWaitMs"/> from the first request for others to join — and
+/// scores it in one <c>Run</c>. With a wait of 0 a request also runs at once whenever nothing is
+/// queued, and runners take only what is already queued. A request larger than the batch size
+/// runs on its own.
 /// </summary>
 public sealed class Batcher
 {
@@ -44,7 +44,10 @@ public sealed class Batcher
 
     public Task<BatchResult> ScoreAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, CancellationToken cancellationToken)
     {
-        if (_settings().MaxBatchWaitMs == 0 && _queue.Reader.Count == 0 && TryTakeSlot())
+        // Alone (no other request for this version is in progress here), or with no wait and nothing
+        // queued: there is nobody to batch with, so it is scored at once on this thread.
+        var alone = _version.ActiveRequests <= 1 || _settings().MaxBatchWaitMs == 0;
+        if (alone && _queue.Reader.Count == 0 && TryTakeSlot())
         {
             try
             {
