@@ -23,11 +23,7 @@ public static class MlNetServer
         var pool = new DefaultObjectPool<PredictionEngine<FraudInput, FraudOutput>>(
             new EnginePolicy(ml, model), Environment.ProcessorCount * 4);
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.MapGet("/", () => "ok");
+        var app = CreateApp(port);
         app.MapPost("/predict", async (HttpRequest request) =>
         {
             using var body = await JsonDocument.ParseAsync(request.Body);
@@ -49,6 +45,17 @@ public static class MlNetServer
             return Results.Json(new { predictions });
         });
         await app.RunAsync();
+    }
+
+    /// <summary>A bare minimal API on 127.0.0.1:<paramref name="port"/>, no logging, answering GET / when up: the alternatives' host.</summary>
+    public static WebApplication CreateApp(int port)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        app.MapGet("/", () => "ok");
+        return app;
     }
 
     private sealed class EnginePolicy(MLContext ml, ITransformer model) : IPooledObjectPolicy<PredictionEngine<FraudInput, FraudOutput>>

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Bench.Serving;
@@ -18,11 +16,7 @@ public static class OrtServer
     public static async Task RunAsync(string onnxPath, int port)
     {
         using var session = Floor.CreateSession(await File.ReadAllBytesAsync(onnxPath));
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.MapGet("/", () => "ok");
+        var app = MlNetServer.CreateApp(port);
         app.MapPost("/predict", async (HttpRequest request) =>
         {
             using var body = await JsonDocument.ParseAsync(request.Body);
