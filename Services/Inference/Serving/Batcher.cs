@@ -9,15 +9,15 @@ namespace Flywheel.Inference.Serving;
 public sealed record BatchResult(ScoredRow[] Rows, int BatchSize);
 
 /// <summary>
-/// Micro-batching for one version. A request that finds no other request for the version in
-/// progress on this worker (nothing to batch with) and a runner slot free is scored at once on its
-/// own thread: no queue, no thread hop, no wait, so a lone request is never delayed. Otherwise it
-/// queues in a bounded channel, and a runner takes what is waiting — up to
+/// Micro-batching for one version. A request that can gain nothing by waiting (see
+/// <see cref="BatchAdmission"/>: it is the only one in progress and none came in the last
+/// <see cref="ServingSettings.MaxBatchWaitMs"/>, or the wait is 0 and nothing is queued) and finds a
+/// runner slot free is scored at once on its own thread: no queue, no thread hop, no wait.
+/// Otherwise it queues in a bounded channel, and a runner takes what is waiting — up to
 /// <see cref="ServingSettings.MaxBatchSize"/> rows, waiting at most
 /// <see cref="ServingSettings.MaxBatchWaitMs"/> from the first request for others to join — and
-/// scores it in one <c>Run</c>. With a wait of 0 a request also runs at once whenever nothing is
-/// queued, and runners take only what is already queued. A request larger than the batch size
-/// runs on its own.
+/// scores it in one <c>Run</c>. With a wait of 0 runners take only what is already queued. A
+/// request larger than the batch size runs on its own.
 /// </summary>
 public sealed class Batcher
 {
@@ -28,6 +28,8 @@ public sealed class Batcher
     private readonly int _slots;
     // ONNX Runtime calls in progress for this version, inline or by a runner.
     private int _busy;
+    // When the version's previous request arrived (Stopwatch ticks; 0 before the first).
+    private long _lastArrival;
 
     public Batcher(LoadedVersion version, Func<ServingSettings> settings, InferenceMetrics metrics, int capacity, int runners)
     {
@@ -44,10 +46,13 @@ public sealed class Batcher
 
     public Task<BatchResult> ScoreAsync(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, CancellationToken cancellationToken)
     {
-        // Alone (no other request for this version is in progress here), or with no wait and nothing
-        // queued: there is nobody to batch with, so it is scored at once on this thread.
-        var alone = _version.ActiveRequests <= 1 || _settings().MaxBatchWaitMs == 0;
-        if (alone && _queue.Reader.Count == 0 && TryTakeSlot())
+        var settings = _settings();
+        var now = Stopwatch.GetTimestamp();
+        var previous = Interlocked.Exchange(ref _lastArrival, now);
+        var sinceLast = previous == 0 ? TimeSpan.MaxValue : Stopwatch.GetElapsedTime(previous, now);
+        var atOnce = BatchAdmission.ScoreAtOnce(_version.ActiveRequests, _queue.Reader.Count, sinceLast,
+            TimeSpan.FromMilliseconds(settings.MaxBatchWaitMs), slotFree: Volatile.Read(ref _busy) < _slots);
+        if (atOnce && TryTakeSlot())
         {
             try
             {
