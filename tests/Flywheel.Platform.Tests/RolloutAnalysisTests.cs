@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace Flywheel.Platform.Tests;
@@ -45,8 +47,9 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         // The retrain repeats the serving version's recipe.
         Assert.Equal(8, run.GetProperty("hyperparameters").GetProperty("num_leaves").GetDouble());
 
-        // The rollout of a retraining run's version has the run's id.
-        var rollout = await DriveTrafficUntilAsync(admin, model, runId, state => state is "promoted" or "rolled_back" or "failed");
+        // The rollout of a retraining run's version has the run's id. Four rows a request: the
+        // latency check counts each request once, the traffic check each row.
+        var rollout = await DriveTrafficUntilAsync(admin, model, runId, state => state is "promoted" or "rolled_back" or "failed", rowsPerRequest: 4);
 
         Assert.True(rollout.GetProperty("state").GetString() == "promoted", $"not promoted: {rollout}");
         Assert.Equal((2, 1), (rollout.GetProperty("version").GetInt32(), rollout.GetProperty("production_version").GetInt32()));
@@ -57,6 +60,12 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         Assert.True(checks["traffic"].GetProperty("passed").GetBoolean());
         Assert.InRange(checks["traffic"].GetProperty("canary").GetDouble(), 40, double.MaxValue);
         Assert.True(checks["latency_p95"].GetProperty("passed").GetBoolean());
+        var counted = Regex.Match(checks["latency_p95"].GetProperty("detail").GetString()!, @"over ([\d,]+) and ([\d,]+) requests\)$");
+        Assert.True(counted.Success, checks["latency_p95"].ToString());
+        var canaryRequests = long.Parse(counted.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        var canaryRows = checks["traffic"].GetProperty("canary").GetDouble();
+        // Rows and latencies are read a moment apart while traffic goes on: a few requests' slack.
+        Assert.InRange(canaryRequests * 4, canaryRows - 20, canaryRows + 20);
 
         var deployment = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
         Assert.Equal(2, deployment.GetProperty("production").GetInt32());
@@ -589,7 +598,7 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
     }
 
     /// <summary>Sends predictions through the gateway, one at a time, until the rollout reaches a state <paramref name="until"/> accepts.</summary>
-    private async Task<JsonElement> DriveTrafficUntilAsync(HttpClient admin, string model, Guid rolloutId, Func<string, bool> until)
+    private async Task<JsonElement> DriveTrafficUntilAsync(HttpClient admin, string model, Guid rolloutId, Func<string, bool> until, int rowsPerRequest = 1)
     {
         using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "traffic-" + Guid.NewGuid().ToString("N")[..8], ["predictor"], [model], requestsPerSecond: 100_000));
         var random = new Random(7);
@@ -599,8 +608,11 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         JsonElement? last = null;
         while (DateTime.UtcNow < deadline)
         {
-            var instance = new { amount = Math.Round(random.NextDouble() * 900, 2), merchant_category = categories[random.Next(4)], is_online = random.Next(2) == 1, hour = random.Next(24) };
-            await ServingSetup.PredictAsync(predictor, model, [instance]);
+            var instances = Enumerable.Range(0, rowsPerRequest).Select(_ => (object)new
+            {
+                amount = Math.Round(random.NextDouble() * 900, 2), merchant_category = categories[random.Next(4)], is_online = random.Next(2) == 1, hour = random.Next(24),
+            }).ToArray();
+            await ServingSetup.PredictAsync(predictor, model, instances);
             if (DateTime.UtcNow - lastLook > TimeSpan.FromSeconds(1))
             {
                 lastLook = DateTime.UtcNow;

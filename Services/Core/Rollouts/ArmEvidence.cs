@@ -5,7 +5,7 @@ namespace Flywheel.Core.Rollouts;
 /// </summary>
 /// <param name="Requests">Predictions served.</param>
 /// <param name="Errors">Of those, how many failed (a 5xx or a model error); at most <paramref name="Requests"/>.</param>
-/// <param name="LatenciesMs">Serving latency of the requests, or a uniform sample of them; may be empty.</param>
+/// <param name="LatenciesMs">Serving latency of the requests (one per request, however many rows it carried), or a uniform sample of them; may be empty.</param>
 /// <param name="Labelled">Predictions whose label has come back.</param>
 /// <param name="Correct">Classification: labelled predictions that matched their label. Ignored for regression.</param>
 /// <param name="AbsoluteErrors">Regression: |label - prediction| of each labelled prediction (<paramref name="Labelled"/> of them); null for classification.</param>

@@ -113,7 +113,8 @@ public static class CanaryAnalysis
         var allowed = Math.Max(productionP95 * policy.LatencyP95Ratio, productionP95 + policy.LatencyFloorMs);
         var (_, p) = CanaryStatistics.MannWhitneyGreater(canary.LatenciesMs, production.LatenciesMs);
         var worse = canaryP95 > allowed && p < alpha;
-        var detail = $"canary p95 latency {Milliseconds(canaryP95)} vs {Milliseconds(productionP95)} in production (allowed {Milliseconds(allowed)}; Mann-Whitney {PValue(p)})";
+        var detail = $"canary p95 latency {Milliseconds(canaryP95)} vs {Milliseconds(productionP95)} in production (allowed {Milliseconds(allowed)}; "
+            + $"Mann-Whitney {PValue(p)} over {Count(canary.LatenciesMs.Count)} and {Count(production.LatenciesMs.Count)} requests)";
         return new(new("latency_p95", !worse, detail, productionP95, canaryP95, p), worse, true, null);
     }
 

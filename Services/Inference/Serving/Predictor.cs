@@ -128,6 +128,9 @@ public sealed partial class Predictor(
         }
 
         var ids = new Guid[rows.Count];
+        // The rows of one request share its answer time and latency: that pair is how the canary
+        // analysis counts a request's latency once rather than once per row.
+        var answeredAt = DateTimeOffset.UtcNow;
         var latency = (int)Math.Min(int.MaxValue, Stopwatch.GetElapsedTime(context.StartedAt).Ticks / 10);
         for (var i = 0; i < rows.Count; i++)
         {
@@ -139,7 +142,7 @@ public sealed partial class Predictor(
             }
 
             log.TryAppend(new PredictionRecord(
-                ids[i], DateTimeOffset.UtcNow, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
+                ids[i], answeredAt, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
                 PiiRedaction.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
         }
 

@@ -6,7 +6,7 @@ namespace Flywheel.Orchestrator.Rollouts;
 /// <summary>
 /// What production and the canary did since the canary first answered (both arms over the same
 /// period), read from the data plane's logs:
-/// served requests and their latency from <c>inference.predictions</c> (shadow copies excluded),
+/// served rows and each request's latency from <c>inference.predictions</c> (shadow copies excluded),
 /// failed rows from <c>inference.prediction_errors</c> (written by the workers when a version fails to score), and — once labels come back —
 /// accuracy or absolute errors from the feedback view <c>inference.labelled_predictions</c>.
 /// </summary>
@@ -42,8 +42,13 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         }
 
         var latencies = new List<double>();
+        // One latency per request, not per row: the rows of a request share its answer time, caller
+        // and latency, and counting a 20-row request 20 times would make Mann-Whitney see twenty
+        // independent observations where there is one, and judge a single slow call significant.
         await using (var sample = Command(connection, $"""
-            SELECT latency_us FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3
+            SELECT latency_us FROM (
+                SELECT DISTINCT ON (at, caller, latency_us) latency_us
+                FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3) requests
             ORDER BY random() LIMIT {LatencySample}
             """, model, version, since))
         await using (var reader = await sample.ExecuteReaderAsync(cancellationToken))

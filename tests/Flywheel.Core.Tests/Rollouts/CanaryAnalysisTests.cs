@@ -57,7 +57,30 @@ public sealed class CanaryAnalysisTests
         Assert.False(latency.Passed);
         Assert.True(latency.Canary > 1.25 * latency.Production);
         Assert.StartsWith("Rolled back: canary p95 latency ", verdict.Reason);
-        Assert.Contains("Mann-Whitney p < 0.001", verdict.Reason);
+        Assert.Contains("Mann-Whitney p < 0.001 over 1,000 and 1,000 requests", verdict.Reason);
+    }
+
+    [Fact]
+    public void Ten_requests_a_little_slower_with_one_slow_call_are_not_clearly_worse_when_each_request_counts_once()
+    {
+        // Ten 20-row requests per arm. Counted once each (as the evidence is read) they are too few
+        // for a shift this small to be significant; counted once per row, the same ten calls look
+        // like 200 independent observations and the canary would be rolled back for one slow call.
+        double[] production = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9];
+        double[] canary = [1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 4.5];
+
+        var perRequest = CanaryAnalysis.Judge(new(200, 0, production, 0, 0, null), new(200, 0, canary, 0, 0, null), Policy, bakeComplete: false);
+        var perRow = CanaryAnalysis.Judge(
+            new(200, 0, [.. production.SelectMany(l => Enumerable.Repeat(l, 20))], 0, 0, null),
+            new(200, 0, [.. canary.SelectMany(l => Enumerable.Repeat(l, 20))], 0, 0, null), Policy, bakeComplete: false);
+
+        var latency = perRequest.Checks.Single(c => c.Name == "latency_p95");
+        Assert.True(latency.Passed, latency.Detail);
+        // Its p95 is above what is allowed; only the significance test keeps it.
+        Assert.True(latency.Canary > latency.Production + Policy.LatencyFloorMs, latency.Detail);
+        Assert.EndsWith("over 10 and 10 requests)", latency.Detail, StringComparison.Ordinal);
+        Assert.NotEqual(CanaryOutcome.RollBack, perRequest.Outcome);
+        Assert.Equal(CanaryOutcome.RollBack, perRow.Outcome);
     }
 
     [Fact]
