@@ -66,13 +66,16 @@ public sealed class ConsoleOverviewBrowserTests(PlatformFixture fixture) : IAsyn
         // The prediction log is written asynchronously; the page refreshes until every answer counts.
         await Expect(card.Locator("[data-testid=rate]")).ToContainTextAsync($"({Sent} requests in 5 min)", new() { Timeout = 30_000 });
         await Expect(card.Locator("[data-testid=p95]")).ToContainTextAsync(" ms");
-        await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync();
-        await Expect(card.Locator("[data-chart=p95] .rz-chart svg")).ToBeVisibleAsync();
+        // Radzen draws a chart's svg only once the browser has reported its size over the circuit,
+        // which on a busy machine can take longer than Playwright's default five seconds.
+        var drawn = new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 };
+        await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync(drawn);
+        await Expect(card.Locator("[data-chart=p95] .rz-chart svg")).ToBeVisibleAsync(drawn);
         Assert.Contains("Requests, last 30 minutes: peak", await card.Locator("[data-chart=requests] [role=img]").GetAttributeAsync("aria-label"), StringComparison.Ordinal);
         await _browser.ScreenshotAsync(page, "overview");
 
         await page.SetViewportSizeAsync(768, 1024);
-        await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync();
+        await Expect(card.Locator("[data-chart=requests] .rz-chart svg")).ToBeVisibleAsync(drawn);
         // Nothing runs off the side at tablet width.
         var overflow = await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > document.documentElement.clientWidth");
         Assert.False(overflow, "the overview scrolls sideways at 768 px");

@@ -50,7 +50,7 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
             var rollout = await EventuallyAsync(admin, $"/api/models/{model}/rollouts",
                 list => list.GetProperty("rollouts").EnumerateArray().FirstOrDefault(r => r.GetProperty("version").GetInt32() == 2 && r.GetProperty("state").GetString() is "promoted" or "rolled_back" or "failed"),
                 "the v2 rollout to finish", traffic);
-            Assert.True(rollout.GetProperty("state").GetString() == "promoted", $"v2 was not promoted: {rollout}");
+            Assert.True(rollout.GetProperty("state").GetString() == "promoted", $"v2 was not promoted: {Verdicts(rollout)}");
             var final = rollout.GetProperty("analyses").EnumerateArray().Last();
             Assert.Equal("promote", final.GetProperty("outcome").GetString());
             var accuracy = final.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "accuracy");
@@ -103,7 +103,7 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
             var rollout = await EventuallyAsync(admin, $"/api/models/{model}/rollouts",
                 list => list.GetProperty("rollouts").EnumerateArray().FirstOrDefault(r => r.GetProperty("version").GetInt32() == 2 && r.GetProperty("state").GetString() is "promoted" or "rolled_back" or "failed"),
                 "the v2 rollout to finish", traffic);
-            Assert.True(rollout.GetProperty("state").GetString() == "rolled_back", $"the worse v2 was not rolled back: {rollout}");
+            Assert.True(rollout.GetProperty("state").GetString() == "rolled_back", $"the worse v2 was not rolled back: {Verdicts(rollout)}");
             Assert.Equal(run.GetProperty("run_id").GetGuid(), rollout.GetProperty("rollout_id").GetGuid());
             var verdict = rollout.GetProperty("analyses").EnumerateArray().Last();
             Assert.Equal("roll_back", verdict.GetProperty("outcome").GetString());
@@ -221,6 +221,22 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
         var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "loop-" + model, ["predictor"], [model], requestsPerSecond: 100_000));
         await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
         return (model, predictor);
+    }
+
+    /// <summary>
+    /// The rollout's state and each analysis's outcome and check details, first and one per line:
+    /// a failure message that begins with the whole record gets cut before the part that says why.
+    /// </summary>
+    private static string Verdicts(JsonElement rollout)
+    {
+        var lines = new List<string> { $"state {rollout.GetProperty("state")}" };
+        foreach (var analysis in rollout.GetProperty("analyses").EnumerateArray())
+        {
+            lines.Add($"analysis: {analysis.GetProperty("outcome")}");
+            lines.AddRange(analysis.GetProperty("checks").EnumerateArray().Select(c => $"  {c.GetProperty("name")} passed={c.GetProperty("passed")}: {c.GetProperty("detail")}"));
+        }
+
+        return string.Join(Environment.NewLine, lines);
     }
 
     private static async Task<JsonElement> RetrainingRunAsync(HttpClient admin, string model, LiveTraffic traffic)
