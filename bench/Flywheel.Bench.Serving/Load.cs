@@ -15,7 +15,8 @@ public sealed record Measurement(
     double SaturationP50Ms,
     double SaturationP99Ms,
     int ClosedErrors,
-    double? MeanBatch = null);
+    double? MeanBatch = null,
+    double? ServerCpuUsPerRequest = null);
 
 /// <summary>
 /// Open-loop load (requests fired on a fixed schedule, latency counted from the scheduled start, so
@@ -106,7 +107,7 @@ public static class Load
     [DllImport("libc", EntryPoint = "clock_nanosleep")]
     private static extern int ClockNanosleep(int clock, int flags, ref Timespec request, IntPtr remaining);
 
-    public static async Task<(double Rps, double P50, double P99, int Errors)> ClosedLoopAsync(Func<int, Task<bool>> call, int clients, TimeSpan duration)
+    public static async Task<(double Rps, double P50, double P99, int Errors, int Requests)> ClosedLoopAsync(Func<int, Task<bool>> call, int clients, TimeSpan duration)
     {
         var samples = new List<double>[clients];
         var errors = 0;
@@ -139,7 +140,7 @@ public static class Load
         var elapsed = clock.Elapsed.TotalSeconds;
         var all = samples.SelectMany(s => s).ToArray();
         Array.Sort(all);
-        return (all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors);
+        return (all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99), errors, all.Length);
     }
 
     private static double Percentile(double[] sorted, double p) =>

@@ -18,10 +18,11 @@ using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Npgsql;
 
-// Serving latency and throughput, in one run on this machine, for the same model served six ways:
-// in-process ONNX Runtime (the floor), the Flywheel inference worker called directly with
-// micro-batching on and off, the same through the gateway, ML.NET pooled prediction engines behind
-// a minimal API, and onnxruntime-node behind a plain Node HTTP server.
+// Serving latency and throughput, in one run on this machine, for the same model served seven ways:
+// in-process ONNX Runtime (the floor), bare ONNX Runtime behind a minimal API, the Flywheel
+// inference worker called directly with micro-batching on and off, the same through the gateway,
+// ML.NET pooled prediction engines behind a minimal API, and onnxruntime-node behind a plain Node
+// HTTP server. For each server it also reports the CPU one request costs it at saturation.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
 if (args is ["--serve-mlnet", var zip, var mlPort])
@@ -154,30 +155,38 @@ await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
 using var session = Floor.CreateSession(onnx);
 // The Flywheel scenarios name their model: the prediction log then says how large the batches
 // were that their saturation requests ran in.
-var scenarios = new (string Name, string? Model, Func<int, Task<bool>> Call)[]
+// Which processes serve each scenario, by command line, for the CPU each request costs them.
+string[] postgres = ["postgres:", "/bin/postgres "];
+string[] worker = ["/Services/Inference/bin/", .. postgres];
+string[] throughGateway = ["/Services/Gateway/bin/", .. worker];
+var scenarios = new (string Name, string? Model, string[]? Servers, Func<int, Task<bool>> Call)[]
 {
-    ("in-process ONNX Runtime (floor)", null, i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
-    ("bare ONNX Runtime, minimal API", null, i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
-    ("worker direct, micro-batching on", batched, i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
-    ("worker direct, micro-batching off", unbatched, i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
-    ("through the gateway, micro-batching on", batched, i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
-    ("ML.NET pooled engines, minimal API", null, i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
-    ("onnxruntime-node, Node http", null, i => PostAsync(node, "/", bodies[i % bodies.Length])),
+    ("in-process ONNX Runtime (floor)", null, null, i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
+    ("bare ONNX Runtime, minimal API", null, ["--serve-ort"], i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
+    ("worker direct, micro-batching on", batched, worker, i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("worker direct, micro-batching off", unbatched, worker, i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
+    ("through the gateway, micro-batching on", batched, throughGateway, i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
+    ("ML.NET pooled engines, minimal API", null, ["--serve-mlnet"], i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
+    ("onnxruntime-node, Node http", null, ["server.js"], i => PostAsync(node, "/", bodies[i % bodies.Length])),
 };
 await using var database = NpgsqlDataSource.Create((await app.GetConnectionStringAsync(ResourceNames.Database))!);
 
 // FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
 var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var results = new List<Measurement>();
-foreach (var (name, model, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
     Console.Error.WriteLine($"Measuring {name}…");
     await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
     var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
     var saturationStarted = DateTimeOffset.UtcNow;
+    var cpuBefore = servers is null ? TimeSpan.Zero : ServerCpu.Total(servers);
     var closed = await Load.ClosedLoopAsync(call, clients, TimeSpan.FromSeconds(seconds));
+    double? cpuPerRequest = servers is null || closed.Requests == 0
+        ? null
+        : (ServerCpu.Total(servers) - cpuBefore).TotalMicroseconds / closed.Requests;
     var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
-    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch));
+    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest));
 }
 
 mlServer.Kill(entireProcessTree: true);
@@ -186,12 +195,12 @@ nodeServer.Kill(entireProcessTree: true);
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
 Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
-Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
 foreach (var m in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} |"));
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} |"));
 }
 
 Console.WriteLine(JsonSerializer.Serialize(results));
