@@ -176,7 +176,8 @@ var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var results = new List<Measurement>();
 foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
 {
-    Console.Error.WriteLine($"Measuring {name}…");
+    var (waited, busy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Measuring {name} (after {waited.TotalSeconds:0} s for the machine to settle; {busy:P0} busy)…"));
     await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
     var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
     var saturationStarted = DateTimeOffset.UtcNow;
