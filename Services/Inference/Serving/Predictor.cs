@@ -128,7 +128,7 @@ public sealed partial class Predictor(
         }
 
         var ids = new Guid[rows.Count];
-        // The rows of one request share its answer time and latency: that pair is how the canary
+        // The rows of one request share its answer time, caller and latency: that is how the canary
         // analysis counts a request's latency once rather than once per row.
         var answeredAt = DateTimeOffset.UtcNow;
         var latency = (int)Math.Min(int.MaxValue, Stopwatch.GetElapsedTime(context.StartedAt).Ticks / 10);
