@@ -28,8 +28,9 @@ public sealed record ServingSettings
     public int MaxBatchSize { get; init; } = 64;
 
     /// <summary>
-    /// Longest a request waits for others to join its batch, when others are in progress; a request
-    /// alone is scored at once. 0: batch only what is already queued.
+    /// Longest a request waits for others to join its batch, when others are in progress or one
+    /// arrived within this wait; a request after a quiet stretch is scored at once (see
+    /// <see cref="BatchAdmission"/>). 0: batch only what is already queued.
     /// </summary>
     public double MaxBatchWaitMs { get; init; } = 1;
 
