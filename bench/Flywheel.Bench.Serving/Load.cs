@@ -16,7 +16,8 @@ public sealed record Measurement(
     double SaturationP99Ms,
     int ClosedErrors,
     double? MeanBatch = null,
-    double? ServerCpuUsPerRequest = null);
+    double? ServerCpuUsPerRequest = null,
+    double? WorkerP50Us = null);
 
 /// <summary>
 /// Open-loop load (requests fired on a fixed schedule, latency counted from the scheduled start, so

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
@@ -48,11 +49,12 @@ public static class MlNetServer
     }
 
     /// <summary>A bare minimal API on 127.0.0.1:<paramref name="port"/>, no logging, answering GET / when up: the alternatives' host.</summary>
-    public static WebApplication CreateApp(int port)
+    public static WebApplication CreateApp(int port, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapGet("/", () => "ok");
         return app;

@@ -37,6 +37,12 @@ if (args is ["--serve-ort", var onnxFile, var ortPort])
     return;
 }
 
+if (args is ["--serve-yarp", var destination, var yarpPort])
+{
+    await YarpServer.RunAsync(destination, int.Parse(yarpPort, CultureInfo.InvariantCulture));
+    return;
+}
+
 if (args is ["--export-models", var exportDirectory])
 {
     GpuModels.Export(exportDirectory);
@@ -62,7 +68,8 @@ builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
 // FLYWHEEL_BENCH_PROFILE=1 makes every service write a perf map (and map its JIT code once), so
 // `perf record -g -p <pid>` names .NET frames while a scenario runs. FLYWHEEL_BENCH_SERVICE_ENV
 // ("NAME=value;NAME=value") sets variables for the platform's services only, not for this process
-// (the load generator): for trying runtime settings on the servers alone.
+// (the load generator): for trying runtime settings on the servers alone; "gateway:NAME=value"
+// sets one for the named service only.
 var serviceEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
 if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_PROFILE") == "1")
 {
@@ -80,11 +87,20 @@ if (serviceEnvironment.Count > 0)
 {
     foreach (var project in builder.Resources.OfType<ProjectResource>())
     {
+        var resource = project.Name;
         project.Annotations.Add(new EnvironmentCallbackAnnotation(environment =>
         {
-            foreach (var (name, value) in serviceEnvironment)
+            foreach (var (setting, value) in serviceEnvironment)
             {
-                environment[name] = value;
+                var scoped = setting.Split(':', 2);
+                if (scoped.Length == 1)
+                {
+                    environment[setting] = value;
+                }
+                else if (scoped[0] == resource)
+                {
+                    environment[scoped[1]] = value;
+                }
             }
         }));
     }
@@ -131,6 +147,8 @@ var mlPortNumber = FreePort();
 var nodePortNumber = FreePort();
 var ortPortNumber = FreePort();
 using var ortServer = StartProcess("dotnet", [typeof(OrtServer).Assembly.Location, "--serve-ort", onnxPath, ortPortNumber.ToString(CultureInfo.InvariantCulture)], root);
+var yarpPortNumber = FreePort();
+using var yarpServer = StartProcess("dotnet", [typeof(YarpServer).Assembly.Location, "--serve-yarp", app.GetEndpoint(ResourceNames.Inference, "http").ToString(), yarpPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 using var mlServer = StartProcess("dotnet", [typeof(MlNetServer).Assembly.Location, "--serve-mlnet", zipPath, mlPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 var nodeDir = Path.Combine(root, "bench", "Flywheel.Bench.Serving", "node");
 if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "onnxruntime-node")))
@@ -144,10 +162,12 @@ using var nodeServer = StartProcess("node", ["server.js", onnxPath, nodePortNumb
 using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), null);
 using var gateway = Client(app.GetEndpoint(ResourceNames.Gateway, "http"), predictorKey);
 using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), null);
+using var yarp = Client(new Uri($"http://127.0.0.1:{yarpPortNumber}"), null);
 using var bare = Client(new Uri($"http://127.0.0.1:{ortPortNumber}"), null);
 using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), null);
 await WaitUntilAnswersAsync(mlnet, "/");
 await WaitUntilAnswersAsync(bare, "/");
+await WaitUntilAnswersAsync(yarp, "/");
 await WaitUntilAnswersAsync(node, "/");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{batched}/ready");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
@@ -159,12 +179,14 @@ using var session = Floor.CreateSession(onnx);
 string[] postgres = ["postgres:", "/bin/postgres "];
 string[] worker = ["/Services/Inference/bin/", .. postgres];
 string[] throughGateway = ["/Services/Gateway/bin/", .. worker];
+string[] throughYarp = ["--serve-yarp", .. worker];
 var scenarios = new (string Name, string? Model, string[]? Servers, Func<int, Task<bool>> Call)[]
 {
     ("in-process ONNX Runtime (floor)", null, null, i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
     ("bare ONNX Runtime, minimal API", null, ["--serve-ort"], i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching on", batched, worker, i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching off", unbatched, worker, i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
+    ("through a bare YARP proxy, micro-batching on", batched, throughYarp, i => PostAsync(yarp, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("through the gateway, micro-batching on", batched, throughGateway, i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("ML.NET pooled engines, minimal API", null, ["--serve-mlnet"], i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
     ("onnxruntime-node, Node http", null, ["server.js"], i => PostAsync(node, "/", bodies[i % bodies.Length])),
@@ -174,11 +196,12 @@ await using var database = NpgsqlDataSource.Create((await app.GetConnectionStrin
 // FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
 var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var results = new List<Measurement>();
-foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase)))
+foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || only.Split(',').Any(part => s.Name.Contains(part.Trim(), StringComparison.OrdinalIgnoreCase))))
 {
     var (waited, busy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Measuring {name} (after {waited.TotalSeconds:0} s for the machine to settle; {busy:P0} busy)…"));
     await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
+    var openStarted = DateTimeOffset.UtcNow;
     var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
     var saturationStarted = DateTimeOffset.UtcNow;
     var cpuBefore = servers is null ? TimeSpan.Zero : ServerCpu.Total(servers);
@@ -187,21 +210,23 @@ foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullO
         ? null
         : (ServerCpu.Total(servers) - cpuBefore).TotalMicroseconds / closed.Requests;
     var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
-    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest));
+    var workerP50 = model is null ? (double?)null : await WorkerMedianLatencyAsync(database, model, openStarted, saturationStarted);
+    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest, workerP50));
 }
 
 mlServer.Kill(entireProcessTree: true);
+yarpServer.Kill(entireProcessTree: true);
 ortServer.Kill(entireProcessTree: true);
 nodeServer.Kill(entireProcessTree: true);
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
 Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
-Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req | worker's own p50 µs @ {rate:0} req/s |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var m in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} |"));
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w ? w.ToString("0", CultureInfo.InvariantCulture) : "—")} |"));
 }
 
 Console.WriteLine(JsonSerializer.Serialize(results));
@@ -259,6 +284,19 @@ static async Task<double> MeanBatchAsync(NpgsqlDataSource database, string model
         "SELECT coalesce(avg(batch_size), 0)::float8 FROM inference.predictions WHERE model = $1 AND at >= $2 AND batch_size > 0");
     command.Parameters.Add(new NpgsqlParameter { Value = model });
     command.Parameters.Add(new NpgsqlParameter { Value = since });
+    return (double)(await command.ExecuteScalarAsync())!;
+}
+
+// The worker's own time for a request in the open-loop phase, from its handler's start to the
+// answer (the prediction log's latency_us): what the worker spends, without the transport and
+// the hops around it.
+static async Task<double> WorkerMedianLatencyAsync(NpgsqlDataSource database, string model, DateTimeOffset from, DateTimeOffset to)
+{
+    await using var command = database.CreateCommand(
+        "SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), 0)::float8 FROM inference.predictions WHERE model = $1 AND at >= $2 AND at < $3 AND NOT shadow");
+    command.Parameters.Add(new NpgsqlParameter { Value = model });
+    command.Parameters.Add(new NpgsqlParameter { Value = from });
+    command.Parameters.Add(new NpgsqlParameter { Value = to });
     return (double)(await command.ExecuteScalarAsync())!;
 }
 
