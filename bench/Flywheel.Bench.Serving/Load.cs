@@ -26,13 +26,14 @@ public sealed record Measurement(
 /// </summary>
 public static class Load
 {
+    /// <summary>The latencies (ms) of one open-loop stretch, unsorted; <paramref name="first"/> is the first request's index.</summary>
     /// <remarks>
     /// A dedicated thread sleeps until each request's due time with <c>clock_nanosleep</c> on the
     /// monotonic clock (the one <see cref="Stopwatch"/> reads on Linux: tens of µs late, and no core
     /// spent spinning, which on two cores would be taken from the servers measured) and starts
     /// the call itself, so no thread-pool hop sits between the schedule and the send.
     /// </remarks>
-    public static async Task<(double P50, double P99, int Errors)> OpenLoopAsync(Func<int, Task<bool>> call, double rate, TimeSpan duration)
+    public static async Task<(double[] Latencies, int Errors)> OpenLoopSamplesAsync(Func<int, Task<bool>> call, double rate, TimeSpan duration, int first)
     {
         var count = (int)(rate * duration.TotalSeconds);
         var latencies = new double[count];
@@ -46,7 +47,7 @@ public static class Load
             bool ok;
             try
             {
-                ok = await call(index);
+                ok = await call(first + index);
             }
             catch (Exception)
             {
@@ -72,8 +73,15 @@ public static class Load
         scheduler.Start();
         await Task.Run(scheduler.Join);
         await Task.WhenAll(pending);
-        Array.Sort(latencies);
-        return (Percentile(latencies, 0.50), Percentile(latencies, 0.99), errors);
+        return (latencies, errors);
+    }
+
+    /// <summary>The p50 and p99 of latencies gathered in several stretches.</summary>
+    public static (double P50, double P99) Percentiles(IEnumerable<double> latencies)
+    {
+        var sorted = latencies.ToArray();
+        Array.Sort(sorted);
+        return (Percentile(sorted, 0.50), Percentile(sorted, 0.99));
     }
 
     private static void SleepUntil(long timestamp)

@@ -195,14 +195,45 @@ await using var database = NpgsqlDataSource.Create((await app.GetConnectionStrin
 
 // FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
 var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
-var results = new List<Measurement>();
-foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullOrEmpty(only) || only.Split(',').Any(part => s.Name.Contains(part.Trim(), StringComparison.OrdinalIgnoreCase))))
+var selected = scenarios.Where(s => string.IsNullOrEmpty(only) || only.Split(',').Any(part => s.Name.Contains(part.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
+
+// The fixed-rate phase interleaves the scenarios: two-second stretches of each in turn, until each
+// has had its seconds. What the machine does in the background (PostgreSQL's checkpoints, the
+// platform's timers) then falls on every scenario alike, and the differences between them, which
+// the aims are about, are not one scenario's bad minute.
+var (settledAfter, settledBusy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
+Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Warming {selected.Length} scenarios (after {settledAfter.TotalSeconds:0} s for the machine to settle; {settledBusy:P0} busy)…"));
+foreach (var scenario in selected)
 {
+    await Load.ClosedLoopAsync(scenario.Call, 8, TimeSpan.FromSeconds(3));
+}
+
+(settledAfter, settledBusy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
+const double StretchSeconds = 2;
+var stretches = Math.Max(1, (int)Math.Round(seconds / StretchSeconds));
+Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Fixed rate: {stretches} rounds of {StretchSeconds:0} s per scenario at {rate:0} req/s (after {settledAfter.TotalSeconds:0} s to settle; {settledBusy:P0} busy)…"));
+var openLatencies = selected.Select(_ => new List<double>()).ToArray();
+var openErrors = new int[selected.Length];
+var openWindows = selected.Select(_ => new List<(DateTimeOffset From, DateTimeOffset To)>()).ToArray();
+for (var round = 0; round < stretches; round++)
+{
+    for (var s = 0; s < selected.Length; s++)
+    {
+        var from = DateTimeOffset.UtcNow;
+        var (latencies, errors) = await Load.OpenLoopSamplesAsync(selected[s].Call, rate, TimeSpan.FromSeconds(StretchSeconds), round * (int)(rate * StretchSeconds));
+        openWindows[s].Add((from, DateTimeOffset.UtcNow));
+        openLatencies[s].AddRange(latencies);
+        openErrors[s] += errors;
+    }
+}
+
+var results = new List<Measurement>();
+for (var s = 0; s < selected.Length; s++)
+{
+    var (name, model, servers, call) = selected[s];
     var (waited, busy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
-    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Measuring {name} (after {waited.TotalSeconds:0} s for the machine to settle; {busy:P0} busy)…"));
-    await Load.ClosedLoopAsync(call, 8, TimeSpan.FromSeconds(3));
-    var openStarted = DateTimeOffset.UtcNow;
-    var open = await Load.OpenLoopAsync(call, rate, TimeSpan.FromSeconds(seconds));
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Saturating {name} (after {waited.TotalSeconds:0} s for the machine to settle; {busy:P0} busy)…"));
+    var open = Load.Percentiles(openLatencies[s]);
     var saturationStarted = DateTimeOffset.UtcNow;
     var cpuBefore = servers is null ? TimeSpan.Zero : ServerCpu.Total(servers);
     var closed = await Load.ClosedLoopAsync(call, clients, TimeSpan.FromSeconds(seconds));
@@ -210,8 +241,8 @@ foreach (var (name, model, servers, call) in scenarios.Where(s => string.IsNullO
         ? null
         : (ServerCpu.Total(servers) - cpuBefore).TotalMicroseconds / closed.Requests;
     var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
-    var workerP50 = model is null ? (double?)null : await WorkerMedianLatencyAsync(database, model, openStarted, saturationStarted);
-    results.Add(new Measurement(name, rate, open.P50, open.P99, open.Errors, clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest, workerP50));
+    var workerP50 = model is null ? (double?)null : await WorkerMedianLatencyAsync(database, model, openWindows[s]);
+    results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest, workerP50));
 }
 
 mlServer.Kill(entireProcessTree: true);
@@ -290,13 +321,17 @@ static async Task<double> MeanBatchAsync(NpgsqlDataSource database, string model
 // The worker's own time for a request in the open-loop phase, from its handler's start to the
 // answer (the prediction log's latency_us): what the worker spends, without the transport and
 // the hops around it.
-static async Task<double> WorkerMedianLatencyAsync(NpgsqlDataSource database, string model, DateTimeOffset from, DateTimeOffset to)
+static async Task<double> WorkerMedianLatencyAsync(NpgsqlDataSource database, string model, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows)
 {
-    await using var command = database.CreateCommand(
-        "SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), 0)::float8 FROM inference.predictions WHERE model = $1 AND at >= $2 AND at < $3 AND NOT shadow");
+    await using var command = database.CreateCommand("""
+        SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), 0)::float8
+        FROM inference.predictions p
+        WHERE model = $1 AND NOT shadow
+          AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) AS w(f, t) WHERE p.at >= w.f AND p.at < w.t)
+        """);
     command.Parameters.Add(new NpgsqlParameter { Value = model });
-    command.Parameters.Add(new NpgsqlParameter { Value = from });
-    command.Parameters.Add(new NpgsqlParameter { Value = to });
+    command.Parameters.Add(new NpgsqlParameter { Value = windows.Select(w => w.From.UtcDateTime).ToArray() });
+    command.Parameters.Add(new NpgsqlParameter { Value = windows.Select(w => w.To.UtcDateTime).ToArray() });
     return (double)(await command.ExecuteScalarAsync())!;
 }
 
