@@ -18,11 +18,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Npgsql;
 
-// Serving latency and throughput, in one run on this machine, for the same model served seven ways:
+// Serving latency and throughput, in one run on this machine, for the same model served eight ways:
 // in-process ONNX Runtime (the floor), bare ONNX Runtime behind a minimal API, the Flywheel
-// inference worker called directly with micro-batching on and off, the same through the gateway,
-// ML.NET pooled prediction engines behind a minimal API, and onnxruntime-node behind a plain Node
-// HTTP server. For each server it also reports the CPU one request costs it at saturation.
+// inference worker called directly with micro-batching on and off, the worker behind a bare YARP
+// proxy and behind the gateway, ML.NET pooled prediction engines behind a minimal API, and
+// onnxruntime-node behind a plain Node HTTP server. For each server it also reports the CPU one
+// request costs it at saturation, and for the worker its own median time per request.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
 if (args is ["--serve-mlnet", var zip, var mlPort])
@@ -193,7 +194,7 @@ var scenarios = new (string Name, string? Model, string[]? Servers, Func<int, Ta
 };
 await using var database = NpgsqlDataSource.Create((await app.GetConnectionStringAsync(ResourceNames.Database))!);
 
-// FLYWHEEL_BENCH_ONLY=worker (say) measures only the scenarios whose name contains it: for profiling one.
+// FLYWHEEL_BENCH_ONLY=worker,gateway (say) measures only the scenarios whose name contains one of the parts.
 var only = Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_ONLY");
 var selected = scenarios.Where(s => string.IsNullOrEmpty(only) || only.Split(',').Any(part => s.Name.Contains(part.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
 
