@@ -109,10 +109,9 @@ if (serviceEnvironment.Count > 0)
 
 await using var app = await builder.BuildAsync();
 await app.StartAsync();
-foreach (var name in new[] { ResourceNames.Gateway, ResourceNames.Registry, ResourceNames.Inference, ResourceNames.Trainer, ResourceNames.Orchestrator })
-{
-    await app.ResourceNotifications.WaitForResourceHealthyAsync(name);
-}
+await PlatformStart.WaitUntilHealthyAsync(app,
+    [ResourceNames.Gateway, ResourceNames.Registry, ResourceNames.Inference, ResourceNames.Trainer, ResourceNames.Orchestrator],
+    TimeSpan.FromMinutes(10));
 
 var adminKey = (await File.ReadAllTextAsync(Path.Combine(dataDirectory, ResourceNames.AdminKey + ".password"))).Trim();
 using var admin = app.CreateHttpClient(ResourceNames.Gateway, "http");
