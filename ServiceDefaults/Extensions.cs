@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Flywheel.Contracts;
+using Flywheel.Core.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -87,6 +88,7 @@ public static class Extensions
         // The Azure SDK only emits activities when asked to.
         AppContext.SetSwitch("Azure.Experimental.EnableActivitySource", true);
 
+        var predictionTraceRatio = PredictionTracing.ParseRatio(builder.Configuration[PredictionTracing.RatioKey]);
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -98,7 +100,14 @@ public static class Extensions
                 .AddSource(Telemetry.ActivitySourceNames)
                 .AddAspNetCoreInstrumentation(aspnet =>
                     // Health probes arrive every few seconds; tracing them drowns the real requests.
-                    aspnet.Filter = context => !IsHealthRequest(context.Request.Path))
+                    // Predictions are traced at a ratio (PredictionTracing says why). A request the
+                    // filter drops is not recorded, and neither are the calls it makes: the gateway's
+                    // forward carries the decision to the worker in its traceparent.
+                    aspnet.Filter = context => !IsHealthRequest(context.Request.Path) && PredictionTracing.Keep(
+                        PredictionTracing.IsPrediction(context.Request.Method, context.Request.Path.Value),
+                        callerSampled: System.Diagnostics.Activity.Current?.HasRemoteParent == true,
+                        predictionTraceRatio,
+                        Random.Shared.NextDouble()))
                 .AddHttpClientInstrumentation(http =>
                     http.FilterHttpRequestMessage = request => request.RequestUri is null || !IsHealthRequest(request.RequestUri.AbsolutePath)));
 
