@@ -1,3 +1,4 @@
+using System.Data;
 using Flywheel.Core.Rollouts;
 using Npgsql;
 
@@ -12,13 +13,14 @@ namespace Flywheel.Orchestrator.Rollouts;
 /// </summary>
 public sealed class CanaryEvidence(NpgsqlDataSource database)
 {
-    /// <summary>Latencies compared per arm: a uniform random sample keeps a long bake's analysis cheap.</summary>
-    public const int LatencySample = 20_000;
-
     public async Task<(ArmEvidence Production, ArmEvidence Canary)> ReadAsync(
         string model, int production, int canary, DateTimeOffset since, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        // One snapshot for every read: traffic goes on while the analysis reads, and counts, latencies
+        // and errors read a moment apart would disagree (a request's latency sampled, its rows not
+        // yet counted), as would production's and the canary's stretch.
+        await using var snapshot = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var regression = await IsRegressionAsync(connection, model, cancellationToken);
         var labelsAvailable = await ExistsAsync(connection, "inference.labelled_predictions", cancellationToken);
         var errorsAvailable = await ExistsAsync(connection, "inference.prediction_errors", cancellationToken);
@@ -26,9 +28,11 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         // the canary's share too, so counting production from the deployment would compare it over
         // a longer stretch (and other load) than the canary.
         since = await FirstServedAsync(connection, model, canary, since, errorsAvailable, cancellationToken) ?? since;
-        return (
+        var evidence = (
             await ArmAsync(connection, model, production, since, regression, labelsAvailable, errorsAvailable, cancellationToken),
             await ArmAsync(connection, model, canary, since, regression, labelsAvailable, errorsAvailable, cancellationToken));
+        await snapshot.CommitAsync(cancellationToken);
+        return evidence;
     }
 
     private static async Task<ArmEvidence> ArmAsync(
@@ -49,7 +53,7 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
             SELECT latency_us FROM (
                 SELECT DISTINCT ON (at, caller, latency_us) latency_us
                 FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3) requests
-            ORDER BY random() LIMIT {LatencySample}
+            ORDER BY random() LIMIT {CanaryAnalysis.LatencySample}
             """, model, version, since))
         await using (var reader = await sample.ExecuteReaderAsync(cancellationToken))
         {
