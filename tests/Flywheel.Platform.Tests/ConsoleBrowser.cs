@@ -23,6 +23,10 @@ public sealed class ConsoleBrowser : IAsyncDisposable
 
     public static async Task<ConsoleBrowser> LaunchAsync(FlywheelApp flywheel)
     {
+        // A page's answer needs a round trip to the registry and a re-render over the circuit: on two
+        // cores shared with the whole platform and the other test projects, Playwright's default of
+        // five seconds is sometimes too short. An expectation polls, so a passing one waits no longer.
+        SetDefaultExpectTimeout(20_000);
         var playwright = await Playwright.CreateAsync();
         try
         {

@@ -151,11 +151,14 @@ public sealed class GatewayTests(PlatformFixture fixture)
             Assert.NotEqual(HttpStatusCode.TooManyRequests, allowed.StatusCode);
         }
 
+        var sent = DateTime.UtcNow;
         using (var predict = await PredictAsync(gateway, "quota-model", key))
         {
+            var answered = DateTime.UtcNow;
             await AssertProblemAsync(predict, HttpStatusCode.TooManyRequests, "api_key");
-            var untilMidnight = DateTime.UtcNow.Date.AddDays(1) - DateTime.UtcNow;
-            Assert.InRange(predict.Headers.RetryAfter!.Delta!.Value, untilMidnight - TimeSpan.FromSeconds(30), untilMidnight + TimeSpan.FromSeconds(2));
+            // The gateway counted the seconds to the next UTC midnight (rounded up) between sending and answering.
+            var midnight = sent.Date.AddDays(1);
+            Assert.InRange(predict.Headers.RetryAfter!.Delta!.Value, midnight - answered - TimeSpan.FromSeconds(1), midnight - sent + TimeSpan.FromSeconds(1));
         }
 
         // The same key on the control plane counts against the same quota.

@@ -31,7 +31,9 @@ public sealed class PlatformTests(PlatformFixture fixture)
         foreach (var (service, dependencies) in expected)
         {
             using var client = _flywheel.CreateClient(service);
-            var health = await FlywheelApp.GetHealthAsync(client);
+            // Other tests share this platform and restart services in it: a service may still be
+            // reconnecting, so it gets half a minute to report healthy before the checks are read.
+            var health = await _flywheel.WaitForHealthAsync(service, h => h.StatusCode == 200 && h.Status == "Healthy", TimeSpan.FromSeconds(30));
 
             Assert.True(health.StatusCode == 200 && health.Status == "Healthy", $"{service}: {health}");
             foreach (var dependency in dependencies)

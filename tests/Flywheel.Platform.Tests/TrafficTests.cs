@@ -62,8 +62,10 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
         var all = versions.SelectMany(v => v).ToList();
 
         Assert.All(all, v => Assert.Contains(v, new[] { 1, 2 }));
-        // Binomial(2000, 0.2): mean 400, sd 17.9; the 99.9% interval is 400 ± 3.29 sd = [341, 459].
-        Assert.InRange(all.Count(v => v == 2), 341, 459);
+        // Binomial(2000, 0.2): mean 400, sd 17.9. 400 ± 4.2 sd = [325, 475] fails a correct split once in
+        // about 40,000 runs (the 99.9% interval, [341, 459], failed once in 1,100: too often for CI)
+        // and a split of 15% or 25% instead of 20% still falls outside it in about 9 runs of 10.
+        Assert.InRange(all.Count(v => v == 2), 325, 475);
     }
 
     [Fact]

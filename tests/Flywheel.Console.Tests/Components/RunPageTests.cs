@@ -43,11 +43,15 @@ public sealed class RunPageTests : ConsoleTest
         var running = $"[{Canned.Step("snapshot", "running", "2026-01-03T09:59:01+00:00")}]";
         var done = $"[{Canned.Step("snapshot", "succeeded", "2026-01-03T09:59:01+00:00", "2026-01-03T09:59:03+00:00")}]";
         Registry.Json(RunPath, Canned.Run("queued"), Canned.Run("running", running), Canned.Run("running", running), Canned.Run("succeeded", done, version: 3));
+        // The page stays on "running" while the test reads it: the third answer waits for the gate.
+        var gate = new TaskCompletionSource();
+        Registry.HoldUntil(RunPath, gate.Task, after: 2);
 
         var page = RenderRun();
 
         var status = page.WaitForElement("[aria-live=polite][role=status]");
-        Assert.Contains("refreshing every 20 ms", Text(page.Find(".run-status")), StringComparison.Ordinal);
+        page.WaitForAssertion(() => Assert.Contains("refreshing every 20 ms", Text(page.Find(".run-status")), StringComparison.Ordinal));
+        gate.SetResult();
         page.WaitForAssertion(() => Assert.Equal("Succeeded", Text(page.Find("[aria-live] .badge"))), TimeSpan.FromSeconds(5));
         Assert.Equal("/models/card-fraud/versions/3", page.Find("section[aria-labelledby=run-facts-heading] a[href*=versions]").GetAttribute("href"));
         Assert.DoesNotContain("refreshing", Text(page.Find(".run-status")), StringComparison.Ordinal);

@@ -15,7 +15,7 @@ public sealed class FakeRegistry : HttpMessageHandler
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly ConcurrentQueue<string> _unexpected = new();
     private readonly ConcurrentQueue<SentRequest> _sent = new();
-    private readonly ConcurrentDictionary<string, Task> _holds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Task Release, int After)> _holds = new(StringComparer.Ordinal);
     private bool _down;
 
     public IReadOnlyList<string> Requests => [.. _requests];
@@ -71,10 +71,14 @@ public sealed class FakeRegistry : HttpMessageHandler
         $$"""{ "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1", "title": "{{title}}", "status": 400, "errors": {{errors}} }""",
         "application/problem+json");
 
-    /// <summary>Answers to <paramref name="pathAndQuery"/> wait until <paramref name="release"/> completes: a slow registry, for answers that arrive out of order.</summary>
-    public FakeRegistry HoldUntil(string pathAndQuery, Task release)
+    /// <summary>
+    /// Answers to <paramref name="pathAndQuery"/> wait until <paramref name="release"/> completes: a
+    /// slow registry, for answers that arrive out of order, or a page held at one state while a test
+    /// looks at it. The first <paramref name="after"/> requests are answered at once.
+    /// </summary>
+    public FakeRegistry HoldUntil(string pathAndQuery, Task release, int after = 0)
     {
-        _holds[pathAndQuery] = release;
+        _holds[pathAndQuery] = (release, after);
         return this;
     }
 
@@ -110,9 +114,9 @@ public sealed class FakeRegistry : HttpMessageHandler
             };
         }
 
-        if (_holds.TryGetValue(key, out var hold))
+        if (_holds.TryGetValue(key, out var hold) && Count(key) > hold.After)
         {
-            await hold.WaitAsync(cancellationToken);
+            await hold.Release.WaitAsync(cancellationToken);
         }
 
         // The last answer stays, so a page that polls keeps getting it.
