@@ -35,8 +35,20 @@ public static class Load
     /// </remarks>
     public static async Task<(double[] Latencies, int Errors)> OpenLoopSamplesAsync(Func<int, Task<bool>> call, double rate, TimeSpan duration, int first)
     {
+        var (latencies, errors, _) = await OpenLoopAsync(call, rate, duration, first);
+        return (latencies, errors);
+    }
+
+    /// <summary>
+    /// As <see cref="OpenLoopSamplesAsync"/>, and also how late the generator started each call
+    /// (ms after its due time, unsorted): at high rates that says whether the load generator,
+    /// not the server, was the limit.
+    /// </summary>
+    public static async Task<(double[] Latencies, int Errors, double[] SendLag)> OpenLoopAsync(Func<int, Task<bool>> call, double rate, TimeSpan duration, int first)
+    {
         var count = (int)(rate * duration.TotalSeconds);
         var latencies = new double[count];
+        var lags = new double[count];
         var errors = 0;
         var pending = new Task[count];
         var interval = Stopwatch.Frequency / rate;
@@ -44,6 +56,7 @@ public static class Load
 
         async Task Measure(int index, long due)
         {
+            lags[index] = (Stopwatch.GetTimestamp() - due) * 1000.0 / Stopwatch.Frequency;
             bool ok;
             try
             {
@@ -73,7 +86,7 @@ public static class Load
         scheduler.Start();
         await Task.Run(scheduler.Join);
         await Task.WhenAll(pending);
-        return (latencies, errors);
+        return (latencies, errors, lags);
     }
 
     /// <summary>The p50 and p99 of latencies gathered in several stretches.</summary>

@@ -23,7 +23,8 @@ using Npgsql;
 // inference worker called directly with micro-batching on and off, the worker behind a bare YARP
 // proxy and behind the gateway, ML.NET pooled prediction engines behind a minimal API, and
 // onnxruntime-node behind a plain Node HTTP server. For each server it also reports the CPU one
-// request costs it at saturation, and for the worker its own median time per request.
+// request costs it at saturation, for the worker its own median time per request, and for each
+// server the highest fixed arrival rate it sustains at a p99 within 5, 10 and 20 ms.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
 if (args is ["--serve-mlnet", var zip, var mlPort])
@@ -245,6 +246,23 @@ for (var s = 0; s < selected.Length; s++)
     results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest, workerP50));
 }
 
+// Throughput at equal p99: the same ladder of open-loop rates against every server, each rate
+// held a few seconds, up to the first whose p99 passes the largest target. The floor is not a
+// server and is left out. FLYWHEEL_BENCH_LADDER=0 skips this phase; FLYWHEEL_BENCH_P99_TARGETS
+// ("5,10,20", ms) sets the targets.
+var ladderTargets = (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_P99_TARGETS") ?? "5,10,20")
+    .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => double.Parse(t, CultureInfo.InvariantCulture)).Order().ToArray();
+var ladders = new List<(string Scenario, IReadOnlyList<Probe> Probes)>();
+if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_LADDER") != "0" && ladderTargets.Length > 0)
+{
+    foreach (var (name, _, servers, call) in selected.Where(s => s.Servers is not null))
+    {
+        var (waited, busy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Rate ladder for {name} (after {waited.TotalSeconds:0} s for the machine to settle; {busy:P0} busy)…"));
+        ladders.Add((name, await RateLadder.ClimbAsync(name, call, start: 500, factor: 1.25, ceiling: 120_000, hold: TimeSpan.FromSeconds(3), stopAboveP99Ms: ladderTargets[^1])));
+    }
+}
+
 mlServer.Kill(entireProcessTree: true);
 yarpServer.Kill(entireProcessTree: true);
 ortServer.Kill(entireProcessTree: true);
@@ -260,7 +278,24 @@ foreach (var m in results)
         $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w ? w.ToString("0", CultureInfo.InvariantCulture) : "—")} |"));
 }
 
-Console.WriteLine(JsonSerializer.Serialize(results));
+if (ladders.Count > 0)
+{
+    Console.WriteLine();
+    Console.WriteLine("Throughput at equal p99: the highest open-loop rate (steps of 1.25×, 3 s each, a missed step held once more) with every request answered and the p99 within the target, at it and every step below; then the first step past the largest target.");
+    Console.WriteLine($"| scenario | {string.Join(" | ", ladderTargets.Select(t => string.Create(CultureInfo.InvariantCulture, $"req/s at p99 ≤ {t:0.#} ms")))} | first step past {ladderTargets[^1]:0.#} ms: req/s, p99 ms, generator late p99 ms |");
+    Console.WriteLine($"|---|{string.Concat(ladderTargets.Select(_ => "---:|"))}---|");
+    foreach (var (name, probes) in ladders)
+    {
+        var within = ladderTargets.Select(t => RateLadder.HighestWithin(probes, t) is { } p ? p.Rate.ToString("#,0", CultureInfo.InvariantCulture) : "< 500");
+        var last = probes[^1];
+        var past = last.Errors > 0 || last.P99Ms > ladderTargets[^1]
+            ? string.Create(CultureInfo.InvariantCulture, $"{last.Rate:#,0}, {last.P99Ms:0.0}{(last.Errors > 0 ? $" ({last.Errors} errors)" : "")}, {last.SendLagP99Ms:0.00}")
+            : "none below the ceiling";
+        Console.WriteLine($"| {name} | {string.Join(" | ", within)} | {past} |");
+    }
+}
+
+Console.WriteLine(JsonSerializer.Serialize(new { results, ladders = ladders.Select(l => new { scenario = l.Scenario, probes = l.Probes }) }));
 await app.StopAsync();
 
 static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IReadOnlyList<TrainingRow> rows, bool batching)
