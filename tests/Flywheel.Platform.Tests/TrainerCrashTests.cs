@@ -20,8 +20,10 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         var model = await gateway.DefineModelAsync("crash", TrainingData.FraudModel);
         await TrainingData.UploadAsync(gateway, model, TrainingData.FraudCsv(8_000, seed: 21));
         // Enough boosting rounds that training lasts several seconds: time to kill it in the middle.
+        // (1,500 rounds took 2.6 s on a 2-core dev machine, and the news that training started takes
+        // a few hundred ms to reach the test: too thin a margin on a faster machine.)
         var runId = await TrainingData.StartRunAsync(gateway, model,
-            new { trainer = "lightgbm", hyperparameters = new { num_iterations = 1_500, num_leaves = 63 }, seed = 5 });
+            new { trainer = "lightgbm", hyperparameters = new { num_iterations = 3_000, num_leaves = 63 }, seed = 5 });
 
         var training = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(3),
             run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
@@ -56,7 +58,7 @@ public sealed class TrainerCrashTests(PlatformFixture fixture)
         var model = await gateway.DefineModelAsync("orch", TrainingData.FraudModel);
         await TrainingData.UploadAsync(gateway, model, TrainingData.FraudCsv(8_000, seed: 22));
         var runId = await TrainingData.StartRunAsync(gateway, model,
-            new { trainer = "lightgbm", hyperparameters = new { num_iterations = 800, num_leaves = 63 }, seed = 6 });
+            new { trainer = "lightgbm", hyperparameters = new { num_iterations = 1_500, num_leaves = 63 }, seed = 6 });
         var training = await TrainingData.WaitForRunAsync(gateway, runId, TimeSpan.FromMinutes(3),
             run => TrainingData.Step(run, "train") == "running" || run.GetProperty("state").GetString() is "succeeded" or "failed");
         Assert.Equal("running", TrainingData.Step(training, "train"));
