@@ -12,10 +12,7 @@ public static class CanaryAnalysis
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>
-    /// Latencies compared per arm at most: a uniform random sample of the requests keeps a long
-    /// bake's analysis cheap, and Mann-Whitney over 20,000 of them already sees a shift of a few percent.
-    /// </summary>
+    /// <summary>Latencies compared per arm at most: a uniform random sample of the requests keeps a long bake's analysis cheap.</summary>
     public const int LatencySample = 20_000;
 
     /// <summary>
