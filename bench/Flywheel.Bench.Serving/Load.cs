@@ -17,7 +17,8 @@ public sealed record Measurement(
     int ClosedErrors,
     double? MeanBatch = null,
     double? ServerCpuUsPerRequest = null,
-    double? WorkerP50Us = null);
+    double? WorkerP50Us = null,
+    double? WorkerP99Us = null);
 
 /// <summary>
 /// Open-loop load (requests fired on a fixed schedule, latency counted from the scheduled start, so

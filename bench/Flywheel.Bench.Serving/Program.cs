@@ -242,8 +242,9 @@ for (var s = 0; s < selected.Length; s++)
         ? null
         : (ServerCpu.Total(servers) - cpuBefore).TotalMicroseconds / closed.Requests;
     var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
-    var workerP50 = model is null ? (double?)null : await WorkerMedianLatencyAsync(database, model, openWindows[s]);
-    results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest, workerP50));
+    var ownLatency = model is null ? ((double, double)?)null : await WorkerLatencyAsync(database, model, openWindows[s]);
+    results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest,
+        ownLatency?.Item1, ownLatency?.Item2));
 }
 
 // Throughput at equal p99: the same ladder of open-loop rates against every server, each rate
@@ -270,12 +271,12 @@ nodeServer.Kill(entireProcessTree: true);
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
 Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
-Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req | worker's own p50 µs @ {rate:0} req/s |");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req | worker's own p50 / p99 µs @ {rate:0} req/s |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var m in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w ? w.ToString("0", CultureInfo.InvariantCulture) : "—")} |"));
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w50 && m.WorkerP99Us is { } w99 ? string.Create(CultureInfo.InvariantCulture, $"{w50:0} / {w99:0}") : "—")} |"));
 }
 
 if (ladders.Count > 0)
@@ -354,12 +355,14 @@ static async Task<double> MeanBatchAsync(NpgsqlDataSource database, string model
 }
 
 // The worker's own time for a request in the open-loop phase, from its handler's start to the
-// answer (the prediction log's latency_us): what the worker spends, without the transport and
-// the hops around it.
-static async Task<double> WorkerMedianLatencyAsync(NpgsqlDataSource database, string model, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows)
+// answer (the prediction log's latency_us), median and p99: what the worker spends, without the
+// transport and the hops around it. Where the callers' p99 is far above the worker's own, the
+// tail is spent outside the handler (sockets, waiting for a thread or a core).
+static async Task<(double P50, double P99)> WorkerLatencyAsync(NpgsqlDataSource database, string model, IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> windows)
 {
     await using var command = database.CreateCommand("""
-        SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), 0)::float8
+        SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_us), 0)::float8,
+               coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_us), 0)::float8
         FROM inference.predictions p
         WHERE model = $1 AND NOT shadow
           AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) AS w(f, t) WHERE p.at >= w.f AND p.at < w.t)
@@ -367,7 +370,9 @@ static async Task<double> WorkerMedianLatencyAsync(NpgsqlDataSource database, st
     command.Parameters.Add(new NpgsqlParameter { Value = model });
     command.Parameters.Add(new NpgsqlParameter { Value = windows.Select(w => w.From.UtcDateTime).ToArray() });
     command.Parameters.Add(new NpgsqlParameter { Value = windows.Select(w => w.To.UtcDateTime).ToArray() });
-    return (double)(await command.ExecuteScalarAsync())!;
+    await using var reader = await command.ExecuteReaderAsync();
+    await reader.ReadAsync();
+    return (reader.GetDouble(0), reader.GetDouble(1));
 }
 
 static async Task<bool> PostAsync(HttpClient client, string path, byte[] body)
