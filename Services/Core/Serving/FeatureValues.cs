@@ -13,17 +13,40 @@ public static class FeatureValues
 {
     public const int MaxTextLength = RowValidator.MaxTextLength;
 
+    // One box for each boolean: every valid request's booleans share them.
+    private static readonly object True = true;
+    private static readonly object False = false;
+
     /// <summary>The typed value (double, bool, string or null), or null with an error added under <paramref name="field"/>.</summary>
     public static object? Read(FeatureDefinition feature, JsonElement value, ServingSettings settings, string field, List<FieldError> errors)
     {
+        ArgumentNullException.ThrowIfNull(errors);
+        var read = Read(feature, value, settings, categories: null, out var problem);
+        if (problem is { } error)
+        {
+            errors.Add(new(field, error.Message, Code: error.Code));
+        }
+
+        return read;
+    }
+
+    /// <summary>
+    /// The typed value, or null with the <paramref name="problem"/> (message and code) when it is
+    /// refused. The caller names the field only when there is a problem, so a valid request builds
+    /// no field names. <paramref name="categories"/> is the feature's categories as a set, where
+    /// the caller keeps one (a long list is otherwise searched value by value).
+    /// </summary>
+    public static object? Read(
+        FeatureDefinition feature, JsonElement value, ServingSettings settings, IReadOnlySet<string>? categories, out (string Message, string Code)? problem)
+    {
         ArgumentNullException.ThrowIfNull(feature);
         ArgumentNullException.ThrowIfNull(settings);
-        ArgumentNullException.ThrowIfNull(errors);
+        problem = null;
         if (value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             if (!feature.Nullable)
             {
-                errors.Add(new(field, "is required (it is not nullable).", Code: "required"));
+                problem = ("is required (it is not nullable).", "required");
             }
 
             return null;
@@ -34,25 +57,25 @@ public static class FeatureValues
             case FeatureType.Numeric:
                 if (value.ValueKind != JsonValueKind.Number)
                 {
-                    errors.Add(new(field, $"must be a JSON number, not {Describe(value)}.", Code: "type"));
+                    problem = ($"must be a JSON number, not {Describe(value)}.", "type");
                     return null;
                 }
 
                 if (!value.TryGetDouble(out var number) || !double.IsFinite(number))
                 {
-                    errors.Add(new(field, "must be a finite number.", Code: "type"));
+                    problem = ("must be a finite number.", "type");
                     return null;
                 }
 
                 if (feature.Min is { } min && number < min)
                 {
-                    errors.Add(new(field, $"{Invariant(number)} is below the minimum {Invariant(min)}.", Code: "range"));
+                    problem = ($"{Invariant(number)} is below the minimum {Invariant(min)}.", "range");
                     return null;
                 }
 
                 if (feature.Max is { } max && number > max)
                 {
-                    errors.Add(new(field, $"{Invariant(number)} is above the maximum {Invariant(max)}.", Code: "range"));
+                    problem = ($"{Invariant(number)} is above the maximum {Invariant(max)}.", "range");
                     return null;
                 }
 
@@ -61,31 +84,31 @@ public static class FeatureValues
             case FeatureType.Boolean:
                 if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 {
-                    return value.GetBoolean();
+                    return value.ValueKind == JsonValueKind.True ? True : False;
                 }
 
-                errors.Add(new(field, $"must be true or false, not {Describe(value)}.", Code: "type"));
+                problem = ($"must be true or false, not {Describe(value)}.", "type");
                 return null;
 
             default:
                 if (value.ValueKind != JsonValueKind.String)
                 {
-                    errors.Add(new(field, $"must be a string (a category), not {Describe(value)}.", Code: "type"));
+                    problem = ($"must be a string (a category), not {Describe(value)}.", "type");
                     return null;
                 }
 
                 var text = value.GetString()!;
                 if (text.Length > MaxTextLength)
                 {
-                    errors.Add(new(field, $"is longer than {MaxTextLength} characters.", Code: "length"));
+                    problem = ($"is longer than {MaxTextLength} characters.", "length");
                     return null;
                 }
 
-                if (feature.Categories is { } categories && !categories.Contains(text, StringComparer.Ordinal) &&
-                    settings.UnknownCategories == UnknownCategoryPolicy.Reject)
+                if (feature.Categories is { } known && settings.UnknownCategories == UnknownCategoryPolicy.Reject &&
+                    !(categories?.Contains(text) ?? known.Contains(text, StringComparer.Ordinal)))
                 {
-                    var allowed = string.Join(", ", categories.Take(10)) + (categories.Count > 10 ? $", … ({categories.Count} in all)" : "");
-                    errors.Add(new(field, $"'{Shorten(text)}' is not a known category ({allowed}).", Code: "category"));
+                    var allowed = string.Join(", ", known.Take(10)) + (known.Count > 10 ? $", … ({known.Count} in all)" : "");
+                    problem = ($"'{Shorten(text)}' is not a known category ({allowed}).", "category");
                     return null;
                 }
 

@@ -1,3 +1,6 @@
+using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using Flywheel.Core.Schema;
 
@@ -36,21 +39,22 @@ public static class InstanceValidator
             return [];
         }
 
-        var entities = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        List<string>? entities = null;
+        HashSet<string>? seen = null;
+        var index = SchemaIndex.Of(schema);
         foreach (var instance in instances.EnumerateArray())
         {
             if (instance.ValueKind == JsonValueKind.Object &&
-                instance.TryGetProperty(EntityIdField, out var id) && id.ValueKind == JsonValueKind.String &&
+                instance.TryGetProperty(EntityIdFieldUtf8, out var id) && id.ValueKind == JsonValueKind.String &&
+                index.MissesAny(instance) &&
                 id.GetString() is { Length: > 0 and <= FeatureValues.MaxTextLength } entity &&
-                schema.Features.Any(f => !instance.TryGetProperty(f.Name, out _)) &&
-                seen.Add(entity))
+                (seen ??= new HashSet<string>(StringComparer.Ordinal)).Add(entity))
             {
-                entities.Add(entity);
+                (entities ??= []).Add(entity);
             }
         }
 
-        return entities;
+        return entities ?? (IReadOnlyList<string>)[];
     }
 
     /// <param name="online">Stored features by entity, for the entities <see cref="EntitiesToLookUp"/> named; an entity absent here is unknown.</param>
@@ -99,85 +103,107 @@ public static class InstanceValidator
             return new(errors, [], []);
         }
 
-        var known = schema.Features.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        var index = SchemaIndex.Of(schema);
         var rows = new List<IReadOnlyDictionary<string, object?>>(count);
         var entityIds = new List<string?>(count);
-        var index = 0;
+        var position = 0;
         foreach (var instance in instances.EnumerateArray())
         {
-            var prefix = $"{InstancesField}[{index++}]";
+            var at = position++;
             if (instance.ValueKind != JsonValueKind.Object)
             {
-                errors.Add(new(prefix, $"must be an object of feature values, not {FeatureValues.Describe(instance)}.", Code: "type"));
+                errors.Add(new(Prefix(at), $"must be an object of feature values, not {FeatureValues.Describe(instance)}.", Code: "type"));
                 continue;
             }
 
-            rows.Add(ValidateInstance(schema, settings, known, instance, prefix, online, errors, out var entityId));
+            rows.Add(ValidateInstance(schema, settings, index, instance, at, online, errors, out var entityId));
             entityIds.Add(entityId);
         }
 
         return new(errors, errors.Count == 0 ? rows : [], errors.Count == 0 ? entityIds : []);
     }
 
+    private static string Prefix(int position) => $"{InstancesField}[{position}]";
+
+    /// <remarks>
+    /// A valid instance builds no strings: each feature is found by its UTF-8 name, and an
+    /// instance whose properties are all features (plus <c>entity_id</c>) needs no pass over its
+    /// property names. Field names are made only for errors.
+    /// </remarks>
     private static Dictionary<string, object?> ValidateInstance(
         ModelSchema schema,
         ServingSettings settings,
-        Dictionary<string, FeatureDefinition> known,
+        SchemaIndex index,
         JsonElement instance,
-        string prefix,
+        int position,
         IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>? online,
         List<FieldError> errors,
         out string? entityId)
     {
-        entityId = null;
-        foreach (var property in instance.EnumerateObject())
+        var features = index.Features;
+        var values = new JsonElement[features.Length];
+        var given = 0;
+        for (var k = 0; k < features.Length; k++)
         {
-            if (property.Name == EntityIdField)
+            if (instance.TryGetProperty(index.Utf8Names[k], out values[k]))
             {
-                if (property.Value.ValueKind != JsonValueKind.String || property.Value.GetString() is not { Length: > 0 } id)
-                {
-                    errors.Add(new($"{prefix}.{EntityIdField}", "must be a non-empty string.", Code: "type"));
-                }
-                else if (id.Length > FeatureValues.MaxTextLength)
-                {
-                    errors.Add(new($"{prefix}.{EntityIdField}", $"is longer than {FeatureValues.MaxTextLength} characters.", Code: "length"));
-                }
-                else
-                {
-                    entityId = id;
-                }
+                given++;
             }
-            else if (!known.ContainsKey(property.Name))
+            else
             {
-                var why = property.Name == schema.Target.Name ? "is the target; a request gives features only." : "is not a feature of this model.";
-                errors.Add(new($"{prefix}.{property.Name}", why, Code: "unknown_column"));
+                values[k] = default;
+            }
+        }
+
+        entityId = null;
+        var properties = instance.GetPropertyCount();
+        if (instance.TryGetProperty(EntityIdFieldUtf8, out var entityValue) && properties == given + 1)
+        {
+            // The one extra property is entity_id.
+            entityId = ReadEntityId(entityValue, position, errors);
+        }
+        else if (properties != given)
+        {
+            // Something other than the features: name each unknown property in order.
+            foreach (var property in instance.EnumerateObject())
+            {
+                if (property.NameEquals(EntityIdFieldUtf8))
+                {
+                    entityId = ReadEntityId(property.Value, position, errors) ?? entityId;
+                }
+                else if (!index.Names.Contains(property.Name))
+                {
+                    var why = property.Name == schema.Target.Name ? "is the target; a request gives features only." : "is not a feature of this model.";
+                    errors.Add(new($"{Prefix(position)}.{property.Name}", why, Code: "unknown_column"));
+                }
             }
         }
 
         IReadOnlyDictionary<string, JsonElement>? stored = null;
-        var missing = schema.Features.Where(f => !instance.TryGetProperty(f.Name, out _)).ToList();
-        if (missing.Count > 0 && entityId is not null && schema.EntityKey is not null)
+        if (given < features.Length && entityId is not null && schema.EntityKey is not null)
         {
             if (online is null || !online.TryGetValue(entityId, out stored))
             {
-                errors.Add(new($"{prefix}.{EntityIdField}",
-                    $"the entity '{entityId}' has no features in the online store, and the instance does not give {string.Join(", ", missing.Select(f => f.Name))}.",
+                var missing = features.Where((_, k) => values[k].ValueKind == JsonValueKind.Undefined).Select(f => f.Name);
+                errors.Add(new($"{Prefix(position)}.{EntityIdField}",
+                    $"the entity '{entityId}' has no features in the online store, and the instance does not give {string.Join(", ", missing)}.",
                     Code: "unknown_entity"));
                 return [];
             }
         }
 
-        var row = new Dictionary<string, object?>(schema.Features.Count, StringComparer.Ordinal);
-        foreach (var feature in schema.Features)
+        var row = new Dictionary<string, object?>(features.Length, StringComparer.Ordinal);
+        for (var k = 0; k < features.Length; k++)
         {
-            var field = $"{prefix}.{feature.Name}";
-            if (instance.TryGetProperty(feature.Name, out var value))
+            var feature = features[k];
+            (string Message, string Code)? problem = null;
+            if (values[k].ValueKind != JsonValueKind.Undefined)
             {
-                row[feature.Name] = FeatureValues.Read(feature, value, settings, field, errors);
+                row[feature.Name] = FeatureValues.Read(feature, values[k], settings, index.Categories[k], out problem);
             }
             else if (stored is not null && stored.TryGetValue(feature.Name, out var storedValue))
             {
-                row[feature.Name] = FeatureValues.Read(feature, storedValue, settings, field, errors);
+                row[feature.Name] = FeatureValues.Read(feature, storedValue, settings, index.Categories[k], out problem);
             }
             else if (feature.Nullable)
             {
@@ -186,10 +212,74 @@ public static class InstanceValidator
             else
             {
                 var hint = schema.EntityKey is not null && entityId is null ? $" (or give \"{EntityIdField}\" to read it from the online store)" : "";
-                errors.Add(new(field, $"is required{hint}.", Code: "required"));
+                problem = ($"is required{hint}.", "required");
+            }
+
+            if (problem is { } error)
+            {
+                errors.Add(new($"{Prefix(position)}.{feature.Name}", error.Message, Code: error.Code));
             }
         }
 
         return row;
+    }
+
+    private static string? ReadEntityId(JsonElement value, int position, List<FieldError> errors)
+    {
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } id)
+        {
+            errors.Add(new($"{Prefix(position)}.{EntityIdField}", "must be a non-empty string.", Code: "type"));
+            return null;
+        }
+
+        if (id.Length > FeatureValues.MaxTextLength)
+        {
+            errors.Add(new($"{Prefix(position)}.{EntityIdField}", $"is longer than {FeatureValues.MaxTextLength} characters.", Code: "length"));
+            return null;
+        }
+
+        return id;
+    }
+
+    private static ReadOnlySpan<byte> EntityIdFieldUtf8 => "entity_id"u8;
+
+    /// <summary>What validation reads from a schema on every request, built once per schema.</summary>
+    private sealed class SchemaIndex
+    {
+        private static readonly ConditionalWeakTable<ModelSchema, SchemaIndex> Built = new();
+
+        private SchemaIndex(ModelSchema schema)
+        {
+            Features = [.. schema.Features];
+            Utf8Names = [.. Features.Select(f => Encoding.UTF8.GetBytes(f.Name))];
+            Names = Features.Select(f => f.Name).ToFrozenSet(StringComparer.Ordinal);
+            Categories = [.. Features.Select(f => f.Categories is { Count: > 0 } categories
+                ? categories.ToFrozenSet(StringComparer.Ordinal)
+                : null)];
+        }
+
+        public FeatureDefinition[] Features { get; }
+
+        public byte[][] Utf8Names { get; }
+
+        public FrozenSet<string> Names { get; }
+
+        public IReadOnlySet<string>?[] Categories { get; }
+
+        public static SchemaIndex Of(ModelSchema schema) => Built.GetValue(schema, s => new SchemaIndex(s));
+
+        /// <summary>Whether the instance leaves out some feature (so its entity's stored features may be needed).</summary>
+        public bool MissesAny(JsonElement instance)
+        {
+            foreach (var name in Utf8Names)
+            {
+                if (!instance.TryGetProperty(name, out _))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 }

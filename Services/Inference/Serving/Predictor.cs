@@ -153,7 +153,7 @@ public sealed partial class Predictor(
         VersionLease lease, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, ScoredRow?[] scored, RedisKey[]? keys, CancellationToken cancellationToken)
     {
         var (set, version) = (lease.Set, lease.Version);
-        var missing = Enumerable.Range(0, rows.Count).Where(i => scored[i] is null).ToArray();
+        var missing = Missing(scored);
         var batchSize = 0;
         if (missing.Length > 0)
         {
@@ -181,8 +181,36 @@ public sealed partial class Predictor(
             }
         }
 
-        var answered = scored.Select(s => s!).ToArray();
-        return (batchSize, answered, [.. answered.Select(row => PredictionOutputs.Describe(set.Schema, version.Classes, row))]);
+        var answered = new ScoredRow[scored.Length];
+        var described = new IReadOnlyDictionary<string, object?>[scored.Length];
+        for (var i = 0; i < scored.Length; i++)
+        {
+            answered[i] = scored[i]!;
+            described[i] = PredictionOutputs.Describe(set.Schema, version.Classes, answered[i]);
+        }
+
+        return (batchSize, answered, described);
+    }
+
+    /// <summary>The rows the cache did not answer, in order.</summary>
+    private static int[] Missing(ScoredRow?[] scored)
+    {
+        var count = 0;
+        foreach (var row in scored)
+        {
+            count += row is null ? 1 : 0;
+        }
+
+        var missing = new int[count];
+        for (int i = 0, k = 0; i < scored.Length; i++)
+        {
+            if (scored[i] is null)
+            {
+                missing[k++] = i;
+            }
+        }
+
+        return missing;
     }
 
     private void WriteCache(RedisKey[] keys, int[] rows, ScoredRow[] scored, TimeSpan ttl, string model)

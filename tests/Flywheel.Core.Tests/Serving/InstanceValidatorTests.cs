@@ -151,4 +151,76 @@ public sealed class InstanceValidatorTests
         Assert.Empty(InstanceValidator.EntitiesToLookUp(Fraud, body));
         Assert.True(InstanceValidator.Validate(Fraud, ServingSettings.Default, body, 10).IsValid);
     }
+
+    [Fact]
+    public void Unknown_properties_and_a_bad_entity_id_are_reported_in_the_order_the_instance_gives_them_before_its_features()
+    {
+        var result = Validate("""
+            { "instances": [ { "colour": "red", "amount": -1, "entity_id": "", "merchant_category": "travel", "is_online": true, "size": 3 } ] }
+            """);
+
+        Assert.Equal(
+            ["instances[0].colour", "instances[0].entity_id", "instances[0].size", "instances[0].amount"],
+            result.Errors.Select(e => e.Field).ToArray());
+        Assert.Equal("is not a feature of this model.", result.Errors[0].Message);
+        Assert.Equal("must be a non-empty string.", result.Errors[1].Message);
+        Assert.Equal("-1 is below the minimum 0.", result.Errors[3].Message);
+    }
+
+    [Fact]
+    public void An_instance_of_every_feature_and_an_entity_id_keeps_the_entity_id()
+    {
+        var result = Validate("""{ "instances": [ { "hour": 3, "is_online": false, "entity_id": "card-1", "merchant_category": "grocery", "amount": 0 } ] }""");
+
+        Assert.True(result.IsValid);
+        Assert.Equal("card-1", Assert.Single(result.EntityIds));
+        Assert.Equal(new Dictionary<string, object?> { ["amount"] = 0.0, ["merchant_category"] = "grocery", ["is_online"] = false, ["hour"] = 3.0 }, result.Rows[0]);
+    }
+
+    [Fact]
+    public void A_feature_given_twice_is_read_from_its_last_value_as_the_json_reader_does()
+    {
+        var result = Validate("""{ "instances": [ { "amount": 5, "amount": 7, "merchant_category": "travel", "is_online": true } ] }""");
+
+        Assert.True(result.IsValid);
+        Assert.Equal(7.0, result.Rows[0]["amount"]);
+    }
+
+    [Fact]
+    public void An_entity_id_given_twice_is_checked_each_time()
+    {
+        var result = Validate("""{ "instances": [ { "entity_id": 1, "entity_id": "card-2", "amount": 1, "merchant_category": "travel", "is_online": true, "hour": 2 } ] }""");
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("instances[0].entity_id", "type"), (error.Field, error.Code));
+    }
+
+    [Fact]
+    public void A_long_category_list_is_checked_as_a_set()
+    {
+        var categories = Enumerable.Range(0, 5_000).Select(i => $"merchant-{i}").ToArray();
+        var schema = Fraud with
+        {
+            Features = [.. Fraud.Features.Select(f => f.Name == "merchant_category" ? f with { Categories = categories } : f)],
+        };
+
+        var known = InstanceValidator.Validate(schema, ServingSettings.Default,
+            Json("""{ "instances": [ { "amount": 1, "merchant_category": "merchant-4999", "is_online": true } ] }"""), 10);
+        var unknown = InstanceValidator.Validate(schema, ServingSettings.Default,
+            Json("""{ "instances": [ { "amount": 1, "merchant_category": "merchant-5000", "is_online": true } ] }"""), 10);
+
+        Assert.True(known.IsValid);
+        var error = Assert.Single(unknown.Errors);
+        Assert.Equal("category", error.Code);
+        Assert.Equal("'merchant-5000' is not a known category (merchant-0, merchant-1, merchant-2, merchant-3, merchant-4, merchant-5, merchant-6, merchant-7, merchant-8, merchant-9, … (5000 in all)).", error.Message);
+    }
+
+    [Fact]
+    public void Validating_the_same_schema_again_gives_the_same_answer()
+    {
+        const string body = """{ "instances": [ { "amount": 1, "merchant_category": "casino", "is_online": true } ] }""";
+
+        Assert.Equal(Errors(Validate(body)), Errors(Validate(body)));
+        Assert.True(Validate(body, ServingSettings.Default with { UnknownCategories = UnknownCategoryPolicy.Allow }).IsValid);
+    }
 }
