@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -21,17 +22,22 @@ public sealed class ValueMapJsonConverter : JsonConverter<IReadOnlyDictionary<st
 
 public static class ValueMapJson
 {
-    /// <summary>The map as JSON text (for a jsonb column), written as <see cref="WriteMap"/> does.</summary>
-    public static string Serialize(IReadOnlyDictionary<string, object?> map)
+    /// <summary>
+    /// The map as UTF-8 JSON (for a jsonb column), written as <see cref="WriteMap"/> does into
+    /// <paramref name="buffer"/>, which is cleared first: a writer that logs many maps reuses one
+    /// buffer, and the bytes go to the database as they are, never through a string.
+    /// </summary>
+    public static ReadOnlyMemory<byte> Serialize(IReadOnlyDictionary<string, object?> map, ArrayBufferWriter<byte> buffer)
     {
         ArgumentNullException.ThrowIfNull(map);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        ArgumentNullException.ThrowIfNull(buffer);
+        buffer.ResetWrittenCount();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             WriteMap(writer, map, JsonSerializerOptions.Default);
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return buffer.WrittenMemory;
     }
 
     public static void WriteMap(Utf8JsonWriter writer, IReadOnlyDictionary<string, object?> map, JsonSerializerOptions options)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
@@ -88,6 +89,8 @@ public sealed partial class PredictionLogWriter : BufferedBatchWriter<Prediction
     {
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
         await using var copy = await connection.BeginBinaryImportAsync(Copy, cancellationToken);
+        // One buffer for every map of the batch: each is copied into the COPY stream before the next is written.
+        var json = new ArrayBufferWriter<byte>(512);
         foreach (var record in batch)
         {
             await copy.StartRowAsync(cancellationToken);
@@ -97,8 +100,8 @@ public sealed partial class PredictionLogWriter : BufferedBatchWriter<Prediction
             await copy.WriteAsync(record.Version, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.Shadow, NpgsqlDbType.Boolean, cancellationToken);
             await WriteNullableAsync(copy, record.EntityId, cancellationToken);
-            await copy.WriteAsync(ValueMapJson.Serialize(record.Inputs), NpgsqlDbType.Jsonb, cancellationToken);
-            await copy.WriteAsync(ValueMapJson.Serialize(record.Outputs), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(ValueMapJson.Serialize(record.Inputs, json), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(ValueMapJson.Serialize(record.Outputs, json), NpgsqlDbType.Jsonb, cancellationToken);
             await copy.WriteAsync(record.LatencyMicroseconds, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.BatchSize, NpgsqlDbType.Integer, cancellationToken);
             await WriteNullableAsync(copy, record.Caller, cancellationToken);

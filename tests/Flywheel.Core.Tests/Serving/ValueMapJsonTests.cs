@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Flywheel.Core.Schema;
@@ -50,7 +52,16 @@ public sealed class ValueMapJsonTests
     public void The_log_text_is_what_the_serializer_writes(string sample)
     {
         var map = Samples[sample];
-        Assert.Equal(JsonSerializer.Serialize(map), ValueMapJson.Serialize(map));
+        Assert.Equal(JsonSerializer.Serialize(map), Encoding.UTF8.GetString(ValueMapJson.Serialize(map, new ArrayBufferWriter<byte>()).Span));
+    }
+
+    [Fact]
+    public void A_reused_buffer_holds_only_the_latest_map()
+    {
+        var buffer = new ArrayBufferWriter<byte>(4);
+        ValueMapJson.Serialize(Samples["features"], buffer);
+        var second = ValueMapJson.Serialize(new Dictionary<string, object?> { ["label"] = true, ["score"] = 0.5 }, buffer);
+        Assert.Equal("""{"label":true,"score":0.5}""", Encoding.UTF8.GetString(second.Span));
     }
 
     [Theory]
@@ -67,7 +78,7 @@ public sealed class ValueMapJsonTests
     {
         var map = new Dictionary<string, object?> { ["score"] = double.NaN };
         Assert.Throws<ArgumentException>(() => JsonSerializer.Serialize(map));
-        Assert.Throws<ArgumentException>(() => ValueMapJson.Serialize(map));
+        Assert.Throws<ArgumentException>(() => ValueMapJson.Serialize(map, new ArrayBufferWriter<byte>()));
 
         var named = new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
         var probabilities = new Dictionary<string, object?> { ["p"] = new Dictionary<string, double> { ["a"] = double.PositiveInfinity }, ["q"] = float.NaN };
