@@ -108,6 +108,14 @@ if (serviceEnvironment.Count > 0)
     }
 }
 
+// With the dashboard off nothing listens for telemetry, yet Aspire still gives every service an
+// OTLP endpoint: each would serialize its metrics and spans every second and fail to send them
+// (about 20 connection errors a second in the worker). The services run without an exporter.
+foreach (var project in builder.Resources.OfType<ProjectResource>())
+{
+    project.Annotations.Add(new EnvironmentCallbackAnnotation(environment => environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT")));
+}
+
 await using var app = await builder.BuildAsync();
 await app.StartAsync();
 await PlatformStart.WaitUntilHealthyAsync(app,
