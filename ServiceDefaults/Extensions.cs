@@ -76,6 +76,7 @@ public static class Extensions
                 .Enrich.WithProperty("service", serviceName)
                 .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"),
             writeToProviders: true);
+        CategoryCachingLoggerFactory.Decorate(builder.Services);
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
