@@ -24,31 +24,56 @@ public readonly record struct ServingPath(ServingCall Call, string? Model)
     /// <summary>Calls whose version the gateway chooses from the deployment.</summary>
     public bool IsSplit => Call is ServingCall.Predict or ServingCall.Infer;
 
-    /// <summary>Reads an (unescaped) request path; a model segment that is empty or has a slash is not a model.</summary>
+    /// <summary>
+    /// Reads an (unescaped) request path; a model segment that is empty or has a slash is not a
+    /// model. Runs for every request the gateway admits and every one the services trace, so it
+    /// reads the path in place: the model's name is the only string it makes.
+    /// </summary>
     public static ServingPath Parse(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var segments = path.Trim('/').Split('/');
-        if (segments.Length < 3 || segments[0] is not ("v1" or "v2") || segments[1] != "models")
+        var trimmed = path.AsSpan().Trim('/');
+        // Seven slots: a path of seven segments or more is none of the calls (the last slot holds the rest).
+        Span<Range> ranges = stackalloc Range[7];
+        var count = trimmed.Split(ranges, '/');
+        if (count < 3)
         {
             return new(ServingCall.Other, null);
         }
 
-        return (segments[0], segments.Length) switch
+        var version = trimmed[ranges[0]];
+        if (!(version is "v1" or "v2") || !trimmed[ranges[1]].SequenceEqual("models"))
         {
-            ("v1", 3) when segments[2].EndsWith(":predict", StringComparison.Ordinal) && segments[2].Length > ":predict".Length =>
-                new(ServingCall.Predict, segments[2][..^":predict".Length]),
-            ("v1", 4) when segments[3] == "feedback" && segments[2].Length > 0 => new(ServingCall.Feedback, segments[2]),
-            ("v2", 4) when segments[3] == "infer" && segments[2].Length > 0 => new(ServingCall.Infer, segments[2]),
-            ("v2", 6) when segments[3] == "versions" && segments[5] == "infer" && segments[2].Length > 0 && segments[4].Length > 0 =>
-                new(ServingCall.InferVersion, segments[2]),
-            _ => new(ServingCall.Other, ModelOf(segments[2])),
-        };
-    }
+            return new(ServingCall.Other, null);
+        }
 
-    private static string? ModelOf(string segment)
-    {
-        var model = segment.Split(':', 2)[0];
-        return model.Length > 0 ? model : null;
+        var model = trimmed[ranges[2]];
+        var v1 = version is "v1";
+        const string PredictSuffix = ":predict";
+        if (v1 && count == 3 && model.EndsWith(PredictSuffix, StringComparison.Ordinal) && model.Length > PredictSuffix.Length)
+        {
+            return new(ServingCall.Predict, model[..^PredictSuffix.Length].ToString());
+        }
+
+        if (model.Length > 0)
+        {
+            if (v1 && count == 4 && trimmed[ranges[3]] is "feedback")
+            {
+                return new(ServingCall.Feedback, model.ToString());
+            }
+
+            if (!v1 && count == 4 && trimmed[ranges[3]] is "infer")
+            {
+                return new(ServingCall.Infer, model.ToString());
+            }
+
+            if (!v1 && count == 6 && trimmed[ranges[3]] is "versions" && trimmed[ranges[4]].Length > 0 && trimmed[ranges[5]] is "infer")
+            {
+                return new(ServingCall.InferVersion, model.ToString());
+            }
+        }
+
+        var name = model[..(model.IndexOf(':') is var colon and >= 0 ? colon : model.Length)];
+        return new(ServingCall.Other, name.Length > 0 ? name.ToString() : null);
     }
 }
