@@ -22,33 +22,27 @@ public sealed class ValueMapJsonConverter : JsonConverter<IReadOnlyDictionary<st
 
 public static class ValueMapJson
 {
-    /// <summary>
-    /// The map as UTF-8 JSON (for a jsonb column), written as <see cref="WriteMap"/> does into
-    /// <paramref name="buffer"/>, which is cleared first: a writer that logs many maps reuses one
-    /// buffer, and the bytes go to the database as they are, never through a string.
-    /// </summary>
-    public static ReadOnlyMemory<byte> Serialize(IReadOnlyDictionary<string, object?> map, ArrayBufferWriter<byte> buffer)
-    {
-        ArgumentNullException.ThrowIfNull(map);
-        ArgumentNullException.ThrowIfNull(buffer);
-        buffer.ResetWrittenCount();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            WriteMap(writer, map, JsonSerializerOptions.Default);
-        }
-
-        return buffer.WrittenMemory;
-    }
-
     public static void WriteMap(Utf8JsonWriter writer, IReadOnlyDictionary<string, object?> map, JsonSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(map);
         writer.WriteStartObject();
-        foreach (var (name, value) in map)
+        // The maps are dictionaries: enumerated as such, no enumerator is boxed per map.
+        if (map is Dictionary<string, object?> dictionary)
         {
-            writer.WritePropertyName(name);
-            WriteValue(writer, value, options);
+            foreach (var (name, value) in dictionary)
+            {
+                writer.WritePropertyName(name);
+                WriteValue(writer, value, options);
+            }
+        }
+        else
+        {
+            foreach (var (name, value) in map)
+            {
+                writer.WritePropertyName(name);
+                WriteValue(writer, value, options);
+            }
         }
 
         writer.WriteEndObject();
@@ -80,12 +74,13 @@ public static class ValueMapJson
             case long number:
                 writer.WriteNumberValue(number);
                 break;
-            case IReadOnlyDictionary<string, double> numbers:
+            case Dictionary<string, double> numbers:
+                // Class probabilities; any other map of numbers is left to the serializer below.
                 writer.WriteStartObject();
                 foreach (var (name, number) in numbers)
                 {
                     writer.WritePropertyName(name);
-                    WriteValue(writer, number, options);
+                    WriteNumber(writer, number, options);
                 }
 
                 writer.WriteEndObject();
@@ -99,4 +94,43 @@ public static class ValueMapJson
                 break;
         }
     }
+
+    private static void WriteNumber(Utf8JsonWriter writer, double number, JsonSerializerOptions options)
+    {
+        if (double.IsFinite(number))
+        {
+            writer.WriteNumberValue(number);
+        }
+        else
+        {
+            JsonSerializer.Serialize(writer, number, options);
+        }
+    }
+}
+
+/// <summary>
+/// Maps as UTF-8 JSON for jsonb columns, written as <see cref="ValueMapJson.WriteMap"/> does into
+/// one buffer and one writer that every map reuses: the prediction log writes two maps per record,
+/// and each goes to the database as bytes, never through a string. Each result is valid until the
+/// next <see cref="Write"/>; one instance serves one thread.
+/// </summary>
+public sealed class ValueMapJsonBuffer : IDisposable
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(512);
+    private readonly Utf8JsonWriter _writer;
+
+    public ValueMapJsonBuffer() => _writer = new Utf8JsonWriter(_buffer);
+
+    public ReadOnlyMemory<byte> Write(IReadOnlyDictionary<string, object?> map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        // A map that failed halfway (a non-finite number) leaves the writer mid-object: start afresh.
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        ValueMapJson.WriteMap(_writer, map, JsonSerializerOptions.Default);
+        _writer.Flush();
+        return _buffer.WrittenMemory;
+    }
+
+    public void Dispose() => _writer.Dispose();
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
@@ -90,7 +89,7 @@ public sealed partial class PredictionLogWriter : BufferedBatchWriter<Prediction
         await using var connection = await _database.OpenConnectionAsync(cancellationToken);
         await using var copy = await connection.BeginBinaryImportAsync(Copy, cancellationToken);
         // One buffer for every map of the batch: each is copied into the COPY stream before the next is written.
-        var json = new ArrayBufferWriter<byte>(512);
+        using var json = new ValueMapJsonBuffer();
         foreach (var record in batch)
         {
             await copy.StartRowAsync(cancellationToken);
@@ -100,8 +99,8 @@ public sealed partial class PredictionLogWriter : BufferedBatchWriter<Prediction
             await copy.WriteAsync(record.Version, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.Shadow, NpgsqlDbType.Boolean, cancellationToken);
             await WriteNullableAsync(copy, record.EntityId, cancellationToken);
-            await copy.WriteAsync(ValueMapJson.Serialize(record.Inputs, json), NpgsqlDbType.Jsonb, cancellationToken);
-            await copy.WriteAsync(ValueMapJson.Serialize(record.Outputs, json), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(json.Write(record.Inputs), NpgsqlDbType.Jsonb, cancellationToken);
+            await copy.WriteAsync(json.Write(record.Outputs), NpgsqlDbType.Jsonb, cancellationToken);
             await copy.WriteAsync(record.LatencyMicroseconds, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(record.BatchSize, NpgsqlDbType.Integer, cancellationToken);
             await WriteNullableAsync(copy, record.Caller, cancellationToken);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -45,6 +44,11 @@ public sealed class ValueMapJsonTests
             ["enum"] = DayOfWeek.Sunday,
         },
         ["empty"] = new Dictionary<string, object?>(),
+        ["other map types"] = new System.Collections.ObjectModel.ReadOnlyDictionary<string, object?>(new Dictionary<string, object?>
+        {
+            ["sorted numbers"] = new SortedDictionary<string, double> { ["b"] = 0.75, ["a"] = 0.25 },
+            ["read-only map"] = new System.Collections.ObjectModel.ReadOnlyDictionary<string, object?>(new Dictionary<string, object?> { ["x"] = 1.0 }),
+        }),
     };
 
     [Theory]
@@ -52,15 +56,16 @@ public sealed class ValueMapJsonTests
     public void The_log_text_is_what_the_serializer_writes(string sample)
     {
         var map = Samples[sample];
-        Assert.Equal(JsonSerializer.Serialize(map), Encoding.UTF8.GetString(ValueMapJson.Serialize(map, new ArrayBufferWriter<byte>()).Span));
+        using var json = new ValueMapJsonBuffer();
+        Assert.Equal(JsonSerializer.Serialize(map), Encoding.UTF8.GetString(json.Write(map).Span));
     }
 
     [Fact]
     public void A_reused_buffer_holds_only_the_latest_map()
     {
-        var buffer = new ArrayBufferWriter<byte>(4);
-        ValueMapJson.Serialize(Samples["features"], buffer);
-        var second = ValueMapJson.Serialize(new Dictionary<string, object?> { ["label"] = true, ["score"] = 0.5 }, buffer);
+        using var json = new ValueMapJsonBuffer();
+        json.Write(Samples["features"]);
+        var second = json.Write(new Dictionary<string, object?> { ["label"] = true, ["score"] = 0.5 });
         Assert.Equal("""{"label":true,"score":0.5}""", Encoding.UTF8.GetString(second.Span));
     }
 
@@ -78,7 +83,9 @@ public sealed class ValueMapJsonTests
     {
         var map = new Dictionary<string, object?> { ["score"] = double.NaN };
         Assert.Throws<ArgumentException>(() => JsonSerializer.Serialize(map));
-        Assert.Throws<ArgumentException>(() => ValueMapJson.Serialize(map, new ArrayBufferWriter<byte>()));
+        using var json = new ValueMapJsonBuffer();
+        Assert.Throws<ArgumentException>(() => json.Write(map));
+        Assert.Equal("""{"score":0.5}""", Encoding.UTF8.GetString(json.Write(new Dictionary<string, object?> { ["score"] = 0.5 }).Span));
 
         var named = new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
         var probabilities = new Dictionary<string, object?> { ["p"] = new Dictionary<string, double> { ["a"] = double.PositiveInfinity }, ["q"] = float.NaN };
