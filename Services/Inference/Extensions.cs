@@ -19,8 +19,13 @@ internal static class Extensions
             .BindConfiguration(InferenceOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        // Predictions' feature and output maps are written without the serializer's per-value type resolution.
-        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Converters.Add(new ValueMapJsonConverter()));
+        // Predictions' feature and output maps, and the KServe V1 answer that carries them, are
+        // written without the serializer's per-value type resolution and stack of frames.
+        builder.Services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.Converters.Add(new ValueMapJsonConverter());
+            options.SerializerOptions.Converters.Add(new PredictResponseConverter());
+        });
         builder.Services.AddSingleton<ServedModels>();
         builder.Services.AddSingleton<InferenceMetrics>();
         builder.Services.AddSingleton<Predictor>();
