@@ -34,28 +34,28 @@ public static class KServeV1Api
         string model, HttpContext http, [AsParameters] ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        int? version = null;
-        var result = await PredictCoreAsync(model, http, services, v => version = v, cancellationToken);
+        var (result, version) = await PredictCoreAsync(model, http, services, cancellationToken);
         services.Metrics.Request(model, version, Protocol, Stopwatch.GetElapsedTime(started),
             result.Result is ProblemHttpResult problem ? problem.StatusCode : StatusCodes.Status200OK);
         return result;
     }
 
-    private static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictCoreAsync(
-        string model, HttpContext http, ServingServices services, Action<int> served, CancellationToken cancellationToken)
+    /// <summary>The answer, and the version that gave it (null when none was leased).</summary>
+    private static async Task<(Results<Ok<PredictResponse>, ProblemHttpResult> Result, int? Version)> PredictCoreAsync(
+        string model, HttpContext http, ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var options = services.Options.Value;
         var (admitted, problem) = await Requests.AdmitAsync(model, null, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
         if (admitted is null)
         {
-            return problem!;
+            return (problem!, null);
         }
 
         using (admitted)
         {
             var (body, lease) = (admitted.Body, admitted.Lease);
-            served(lease.Version.Version);
+            var version = lease.Version.Version;
             var schema = lease.Set.Schema;
             IReadOnlyDictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>? online = null;
             var entities = InstanceValidator.EntitiesToLookUp(schema, body.RootElement);
@@ -67,16 +67,16 @@ public static class KServeV1Api
                 }
                 catch (Exception exception) when (exception is RedisException or TimeoutException)
                 {
-                    return TypedResults.Problem(title: "Online store unavailable",
+                    return (TypedResults.Problem(title: "Online store unavailable",
                         detail: "The entities' stored features could not be read; give the features in the request, or retry.",
-                        statusCode: StatusCodes.Status503ServiceUnavailable);
+                        statusCode: StatusCodes.Status503ServiceUnavailable), version);
                 }
             }
 
             var validated = InstanceValidator.Validate(schema, lease.Set.Settings, body.RootElement, options.MaxInstances, online);
             if (!validated.IsValid)
             {
-                return Requests.Invalid(validated.Errors);
+                return (Requests.Invalid(validated.Errors), version);
             }
 
             Predictions predictions;
@@ -87,14 +87,11 @@ public static class KServeV1Api
             }
             catch (ScoringFailedException exception)
             {
-                return Requests.ScoringFailed(exception);
+                return (Requests.ScoringFailed(exception), version);
             }
 
-            http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return TypedResults.Ok(new PredictResponse(
-                predictions.Outputs,
-                lease.Version.Version,
-                predictions.PredictionIds));
+            http.Response.Headers[ServingHeaders.ModelVersion] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return (TypedResults.Ok(new PredictResponse(predictions.Outputs, version, predictions.PredictionIds)), version);
         }
     }
 }

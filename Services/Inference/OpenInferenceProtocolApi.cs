@@ -96,31 +96,31 @@ public static class OpenInferenceProtocolApi
         string model, string? version, HttpContext http, [AsParameters] ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        int? served = null;
-        var result = await InferCoreAsync(model, version, http, services, v => served = v, started, cancellationToken);
+        var (result, served) = await InferCoreAsync(model, version, http, services, started, cancellationToken);
         services.Metrics.Request(model, served, Protocol, Stopwatch.GetElapsedTime(started),
             result.Result is ProblemHttpResult problem ? problem.StatusCode : StatusCodes.Status200OK);
         return result;
     }
 
-    private static async Task<Results<Ok<InferResponse>, ProblemHttpResult>> InferCoreAsync(
-        string model, string? version, HttpContext http, ServingServices services, Action<int> served, long started, CancellationToken cancellationToken)
+    /// <summary>The answer, and the version that gave it (null when none was leased).</summary>
+    private static async Task<(Results<Ok<InferResponse>, ProblemHttpResult> Result, int? Version)> InferCoreAsync(
+        string model, string? version, HttpContext http, ServingServices services, long started, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
         var (admitted, problem) = await Requests.AdmitAsync(model, version, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
         if (admitted is null)
         {
-            return problem!;
+            return (problem!, null);
         }
 
         using (admitted)
         {
             var (body, lease) = (admitted.Body, admitted.Lease);
-            served(lease.Version.Version);
+            var served = lease.Version.Version;
             var validated = TensorValidator.Validate(lease.Set.Schema, lease.Set.Settings, body.RootElement, options.MaxInstances);
             if (!validated.IsValid)
             {
-                return Requests.Invalid(validated.Errors);
+                return (Requests.Invalid(validated.Errors), served);
             }
 
             Predictions predictions;
@@ -131,17 +131,17 @@ public static class OpenInferenceProtocolApi
             }
             catch (ScoringFailedException exception)
             {
-                return Requests.ScoringFailed(exception);
+                return (Requests.ScoringFailed(exception), served);
             }
 
-            http.Response.Headers[ServingHeaders.ModelVersion] = lease.Version.Version.ToString(CultureInfo.InvariantCulture);
+            http.Response.Headers[ServingHeaders.ModelVersion] = served.ToString(CultureInfo.InvariantCulture);
             var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
-            return TypedResults.Ok(new InferResponse(
+            return (TypedResults.Ok(new InferResponse(
                 model,
-                lease.Version.Version.ToString(CultureInfo.InvariantCulture),
+                served.ToString(CultureInfo.InvariantCulture),
                 id,
                 OutputTensors(lease.Set.Schema, predictions.Rows),
-                new InferParameters(predictions.PredictionIds)));
+                new InferParameters(predictions.PredictionIds))), served);
         }
     }
 

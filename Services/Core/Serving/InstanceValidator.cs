@@ -34,7 +34,7 @@ public static class InstanceValidator
     {
         ArgumentNullException.ThrowIfNull(schema);
         if (schema.EntityKey is null || body.ValueKind != JsonValueKind.Object ||
-            !body.TryGetProperty(InstancesField, out var instances) || instances.ValueKind != JsonValueKind.Array)
+            !body.TryGetProperty(InstancesFieldUtf8, out var instances) || instances.ValueKind != JsonValueKind.Array)
         {
             return [];
         }
@@ -73,12 +73,19 @@ public static class InstanceValidator
         }
 
         var errors = new List<FieldError>();
-        foreach (var property in body.EnumerateObject().Where(p => p.Name != InstancesField))
+        var hasInstances = body.TryGetProperty(InstancesFieldUtf8, out var instances);
+        if (body.GetPropertyCount() != (hasInstances ? 1 : 0))
         {
-            errors.Add(new(property.Name, $"is not part of a predict request (only \"{InstancesField}\").", Code: "unknown_column"));
+            foreach (var property in body.EnumerateObject())
+            {
+                if (!property.NameEquals(InstancesFieldUtf8))
+                {
+                    errors.Add(new(property.Name, $"is not part of a predict request (only \"{InstancesField}\").", Code: "unknown_column"));
+                }
+            }
         }
 
-        if (!body.TryGetProperty(InstancesField, out var instances))
+        if (!hasInstances)
         {
             errors.Add(new(InstancesField, "is required: an array of instances to score.", Code: "required"));
             return new(errors, [], []);
@@ -242,6 +249,8 @@ public static class InstanceValidator
     }
 
     private static ReadOnlySpan<byte> EntityIdFieldUtf8 => "entity_id"u8;
+
+    private static ReadOnlySpan<byte> InstancesFieldUtf8 => "instances"u8;
 
     /// <summary>What validation reads from a schema on every request, built once per schema.</summary>
     private sealed class SchemaIndex

@@ -149,7 +149,7 @@ public sealed partial class Predictor(
         return new Predictions(answered, described, ids, cached, batchSize);
     }
 
-    private async Task<(int BatchSize, ScoredRow[] Answered, IReadOnlyDictionary<string, object?>[] Described)> ScoreMissingAsync(
+    private async ValueTask<(int BatchSize, ScoredRow[] Answered, IReadOnlyDictionary<string, object?>[] Described)> ScoreMissingAsync(
         VersionLease lease, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows, ScoredRow?[] scored, RedisKey[]? keys, CancellationToken cancellationToken)
     {
         var (set, version) = (lease.Set, lease.Version);

@@ -11,7 +11,7 @@ namespace Flywheel.Inference.Serving;
 public static class Requests
 {
     /// <summary>The body as JSON, or the 4xx that says why not (415 not JSON, 413 too large, 400 malformed).</summary>
-    public static async Task<(JsonDocument? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    public static async ValueTask<(JsonDocument? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
         {
@@ -69,7 +69,7 @@ public static class Requests
     /// What every prediction call does first: reads the version asked for (route or header), the
     /// JSON body (bounded) and leases the version that will answer, per the gateway's traffic role.
     /// </summary>
-    public static async Task<(AdmittedRequest? Request, ProblemHttpResult? Problem)> AdmitAsync(
+    public static async ValueTask<(AdmittedRequest? Request, ProblemHttpResult? Problem)> AdmitAsync(
         string model, string? routeVersion, HttpRequest request, ServedModels served, long maxBytes, CancellationToken cancellationToken)
     {
         if (!TryReadVersion(request, routeVersion, out var asked, out var versionProblem))

@@ -223,4 +223,15 @@ public sealed class InstanceValidatorTests
         Assert.Equal(Errors(Validate(body)), Errors(Validate(body)));
         Assert.True(Validate(body, ServingSettings.Default with { UnknownCategories = UnknownCategoryPolicy.Allow }).IsValid);
     }
+
+    [Fact]
+    public void Every_property_besides_the_instances_is_named_in_order_and_repeated_instances_are_not_one()
+    {
+        var result = Validate("""
+            { "parameters": {}, "instances": [ { "amount": 1 } ], "id": "x", "instances": [ { "amount": 1, "merchant_category": "travel", "is_online": true } ] }
+            """);
+
+        Assert.Equal(["parameters", "id"], result.Errors.Select(e => e.Field).ToArray());
+        Assert.All(result.Errors, e => Assert.Equal("unknown_column", e.Code));
+    }
 }
