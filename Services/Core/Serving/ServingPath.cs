@@ -42,7 +42,7 @@ public readonly record struct ServingPath(ServingCall Call, string? Model)
         }
 
         var version = trimmed[ranges[0]];
-        if (!(version is "v1" or "v2") || !trimmed[ranges[1]].SequenceEqual("models"))
+        if (version is not ("v1" or "v2") || trimmed[ranges[1]] is not "models")
         {
             return new(ServingCall.Other, null);
         }
