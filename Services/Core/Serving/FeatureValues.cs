@@ -13,9 +13,12 @@ public static class FeatureValues
 {
     public const int MaxTextLength = RowValidator.MaxTextLength;
 
-    // One box for each boolean: every valid request's booleans share them.
+    // One box for each boolean: every request's booleans and every binary label share them.
     private static readonly object True = true;
     private static readonly object False = false;
+
+    /// <summary>A boolean as the data plane passes it (as <see cref="object"/>), without a new box each time.</summary>
+    public static object Box(bool value) => value ? True : False;
 
     /// <summary>The typed value (double, bool, string or null), or null with an error added under <paramref name="field"/>.</summary>
     public static object? Read(FeatureDefinition feature, JsonElement value, ServingSettings settings, string field, List<FieldError> errors)
@@ -84,7 +87,7 @@ public static class FeatureValues
             case FeatureType.Boolean:
                 if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 {
-                    return value.ValueKind == JsonValueKind.True ? True : False;
+                    return Box(value.ValueKind == JsonValueKind.True);
                 }
 
                 problem = ($"must be true or false, not {Describe(value)}.", "type");

@@ -14,10 +14,6 @@ namespace Flywheel.Inference.Models;
 /// </summary>
 public sealed class LoadedVersion
 {
-    // One box for each binary label: every prediction's label shares them.
-    private static readonly object True = true;
-    private static readonly object False = false;
-
     private readonly SessionOptions _options;
     private readonly RunOptions _run = new();
     private readonly string[] _inputNames;
@@ -165,7 +161,7 @@ public sealed class LoadedVersion
                     var probabilities = results[2].GetTensorDataAsSpan<float>();
                     for (var i = 0; i < count; i++)
                     {
-                        scored[i] = new ScoredRow(labels[i] ? True : False, [scores[i]], probabilities[i]);
+                        scored[i] = new ScoredRow(FeatureValues.Box(labels[i]), [scores[i]], probabilities[i]);
                     }
 
                     break;

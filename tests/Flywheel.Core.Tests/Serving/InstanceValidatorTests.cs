@@ -234,4 +234,16 @@ public sealed class InstanceValidatorTests
         Assert.Equal(["parameters", "id"], result.Errors.Select(e => e.Field).ToArray());
         Assert.All(result.Errors, e => Assert.Equal("unknown_column", e.Code));
     }
+
+    [Fact]
+    public void Booleans_are_read_into_one_shared_box_each()
+    {
+        var first = Validate("""{ "instances": [ { "amount": 1, "merchant_category": "travel", "is_online": true } ] }""").Rows[0]["is_online"];
+        var second = Validate("""{ "instances": [ { "amount": 2, "merchant_category": "travel", "is_online": true } ] }""").Rows[0]["is_online"];
+
+        Assert.Equal(true, first);
+        Assert.Same(first, second);
+        Assert.Same(FeatureValues.Box(false), FeatureValues.Box(false));
+        Assert.Equal(false, FeatureValues.Box(false));
+    }
 }
