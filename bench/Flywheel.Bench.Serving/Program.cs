@@ -18,13 +18,14 @@ using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Npgsql;
 
-// Serving latency and throughput, in one run on this machine, for the same model served eight ways:
+// Serving latency and throughput, in one run on this machine, for the same model served nine ways:
 // in-process ONNX Runtime (the floor), bare ONNX Runtime behind a minimal API, the Flywheel
-// inference worker called directly with micro-batching on and off, the worker behind a bare YARP
-// proxy and behind the gateway, ML.NET pooled prediction engines behind a minimal API, and
-// onnxruntime-node behind a plain Node HTTP server. For each server it also reports the CPU one
-// request costs it at saturation, for the worker its own median time per request, and for each
-// server the highest fixed arrival rate it sustains at a p99 within 5, 10 and 20 ms.
+// inference worker called directly with micro-batching on and off, the worker behind a minimal TCP
+// relay (the floor for any hop), behind a bare YARP proxy and behind the gateway, ML.NET pooled
+// prediction engines behind a minimal API, and onnxruntime-node behind a plain Node HTTP server.
+// For each server it also reports the CPU one request costs it at saturation, for the worker its
+// own median time per request, and for each server the highest fixed arrival rate it sustains at a
+// p99 within 5, 10 and 20 ms.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
 if (args is ["--serve-mlnet", var zip, var mlPort])
@@ -42,6 +43,12 @@ if (args is ["--serve-ort", var onnxFile, var ortPort])
 if (args is ["--serve-yarp", var destination, var yarpPort])
 {
     await YarpServer.RunAsync(destination, int.Parse(yarpPort, CultureInfo.InvariantCulture));
+    return;
+}
+
+if (args is ["--serve-relay", var relayDestination, var relayPort])
+{
+    TcpRelay.Run(relayDestination, int.Parse(relayPort, CultureInfo.InvariantCulture));
     return;
 }
 
@@ -158,6 +165,8 @@ var ortPortNumber = FreePort();
 using var ortServer = StartProcess("dotnet", [typeof(OrtServer).Assembly.Location, "--serve-ort", onnxPath, ortPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 var yarpPortNumber = FreePort();
 using var yarpServer = StartProcess("dotnet", [typeof(YarpServer).Assembly.Location, "--serve-yarp", app.GetEndpoint(ResourceNames.Inference, "http").ToString(), yarpPortNumber.ToString(CultureInfo.InvariantCulture)], root);
+var relayPortNumber = FreePort();
+using var relayServer = StartProcess("dotnet", [typeof(TcpRelay).Assembly.Location, "--serve-relay", app.GetEndpoint(ResourceNames.Inference, "http").ToString(), relayPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 using var mlServer = StartProcess("dotnet", [typeof(MlNetServer).Assembly.Location, "--serve-mlnet", zipPath, mlPortNumber.ToString(CultureInfo.InvariantCulture)], root);
 var nodeDir = Path.Combine(root, "bench", "Flywheel.Bench.Serving", "node");
 if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "onnxruntime-node")))
@@ -172,6 +181,7 @@ using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), null
 using var gateway = Client(app.GetEndpoint(ResourceNames.Gateway, "http"), predictorKey);
 using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), null);
 using var yarp = Client(new Uri($"http://127.0.0.1:{yarpPortNumber}"), null);
+using var relay = Client(new Uri($"http://127.0.0.1:{relayPortNumber}"), null);
 using var bare = Client(new Uri($"http://127.0.0.1:{ortPortNumber}"), null);
 using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), null);
 await WaitUntilAnswersAsync(mlnet, "/");
@@ -180,6 +190,7 @@ await WaitUntilAnswersAsync(yarp, "/");
 await WaitUntilAnswersAsync(node, "/");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{batched}/ready");
 await WaitUntilAnswersAsync(direct, $"/v2/models/{unbatched}/ready");
+await WaitUntilAnswersAsync(relay, $"/v2/models/{batched}/ready");
 
 using var session = Floor.CreateSession(onnx);
 // The Flywheel scenarios name their model: the prediction log then says how large the batches
@@ -189,12 +200,14 @@ string[] postgres = ["postgres:", "/bin/postgres "];
 string[] worker = ["/Services/Inference/bin/", .. postgres];
 string[] throughGateway = ["/Services/Gateway/bin/", .. worker];
 string[] throughYarp = ["--serve-yarp", .. worker];
+string[] throughRelay = ["--serve-relay", .. worker];
 var scenarios = new (string Name, string? Model, string[]? Servers, Func<int, Task<bool>> Call)[]
 {
     ("in-process ONNX Runtime (floor)", null, null, i => Task.FromResult(Floor.Score(session, rows[i % bodies.Length]))),
     ("bare ONNX Runtime, minimal API", null, ["--serve-ort"], i => PostAsync(bare, "/predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching on", batched, worker, i => PostAsync(direct, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("worker direct, micro-batching off", unbatched, worker, i => PostAsync(direct, $"/v1/models/{unbatched}:predict", bodies[i % bodies.Length])),
+    ("through a minimal TCP relay, micro-batching on", batched, throughRelay, i => PostAsync(relay, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("through a bare YARP proxy, micro-batching on", batched, throughYarp, i => PostAsync(yarp, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("through the gateway, micro-batching on", batched, throughGateway, i => PostAsync(gateway, $"/v1/models/{batched}:predict", bodies[i % bodies.Length])),
     ("ML.NET pooled engines, minimal API", null, ["--serve-mlnet"], i => PostAsync(mlnet, "/predict", bodies[i % bodies.Length])),
