@@ -287,6 +287,7 @@ if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_LADDER") != "0" && ladder
 
 mlServer.Kill(entireProcessTree: true);
 yarpServer.Kill(entireProcessTree: true);
+relayServer.Kill(entireProcessTree: true);
 ortServer.Kill(entireProcessTree: true);
 nodeServer.Kill(entireProcessTree: true);
 
