@@ -4,6 +4,7 @@ using Flywheel.Gateway.Keys;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Flywheel.Gateway.Traffic;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 
@@ -45,6 +46,7 @@ internal static class Extensions
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 
+        builder.Services.Configure<SocketTransportOptions>(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
         builder.Services.AddRequestTimeouts();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, GatewayForwarderHttpClientFactory>();
         builder.Services.AddReverseProxy()
