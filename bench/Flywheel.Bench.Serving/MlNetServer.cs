@@ -48,11 +48,16 @@ public static class MlNetServer
         await app.RunAsync();
     }
 
-    /// <summary>A bare minimal API on 127.0.0.1:<paramref name="port"/>, no logging, answering GET / when up: the alternatives' host.</summary>
-    public static WebApplication CreateApp(int port, Action<IServiceCollection>? services = null)
+    /// <summary>
+    /// A bare minimal API on 127.0.0.1:<paramref name="port"/>, no logging, answering GET / when up:
+    /// the alternatives' host. <paramref name="inlineScheduling"/> runs each request on the thread
+    /// that read it, as the gateway does (<c>Flywheel:Gateway:InlineScheduling</c>).
+    /// </summary>
+    public static WebApplication CreateApp(int port, Action<IServiceCollection>? services = null, bool inlineScheduling = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inlineScheduling);
         builder.Logging.ClearProviders();
         services?.Invoke(builder.Services);
         var app = builder.Build();
