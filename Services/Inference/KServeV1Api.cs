@@ -30,7 +30,7 @@ public static class KServeV1Api
             ? TypedResults.Ok(new ModelReady(found.Model, found.Ready))
             : OpenInferenceProtocolApi.ModelNotFound(model);
 
-    public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictAsync(
+    public static async Task<Results<SizedJson<PredictResponse>, ProblemHttpResult>> PredictAsync(
         string model, HttpContext http, [AsParameters] ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -41,7 +41,7 @@ public static class KServeV1Api
     }
 
     /// <summary>The answer, and the version that gave it (null when none was leased).</summary>
-    private static async Task<(Results<Ok<PredictResponse>, ProblemHttpResult> Result, int? Version)> PredictCoreAsync(
+    private static async Task<(Results<SizedJson<PredictResponse>, ProblemHttpResult> Result, int? Version)> PredictCoreAsync(
         string model, HttpContext http, ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -91,7 +91,7 @@ public static class KServeV1Api
             }
 
             http.Response.Headers[ServingHeaders.ModelVersion] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return (TypedResults.Ok(new PredictResponse(predictions.Outputs, version, predictions.PredictionIds)), version);
+            return (new SizedJson<PredictResponse>(new PredictResponse(predictions.Outputs, version, predictions.PredictionIds)), version);
         }
     }
 }

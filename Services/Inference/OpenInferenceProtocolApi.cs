@@ -92,7 +92,7 @@ public static class OpenInferenceProtocolApi
             : TypedResults.Json(new ModelReady(set.Model, false), statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
-    public static async Task<Results<Ok<InferResponse>, ProblemHttpResult>> InferAsync(
+    public static async Task<Results<SizedJson<InferResponse>, ProblemHttpResult>> InferAsync(
         string model, string? version, HttpContext http, [AsParameters] ServingServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -103,7 +103,7 @@ public static class OpenInferenceProtocolApi
     }
 
     /// <summary>The answer, and the version that gave it (null when none was leased).</summary>
-    private static async Task<(Results<Ok<InferResponse>, ProblemHttpResult> Result, int? Version)> InferCoreAsync(
+    private static async Task<(Results<SizedJson<InferResponse>, ProblemHttpResult> Result, int? Version)> InferCoreAsync(
         string model, string? version, HttpContext http, ServingServices services, long started, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
@@ -136,7 +136,7 @@ public static class OpenInferenceProtocolApi
 
             http.Response.Headers[ServingHeaders.ModelVersion] = served.ToString(CultureInfo.InvariantCulture);
             var id = body.RootElement.TryGetProperty("id", out var idElement) ? idElement.GetString() : null;
-            return (TypedResults.Ok(new InferResponse(
+            return (new SizedJson<InferResponse>(new InferResponse(
                 model,
                 served.ToString(CultureInfo.InvariantCulture),
                 id,

@@ -60,8 +60,10 @@ public sealed class InferenceTests(PlatformFixture fixture)
                 new { name = "hour", datatype = "FP32", shape = new[] { 1, 1 }, data = new[] { 2.0 } },
             },
         });
-        var v2 = await infer.Content.ReadFromJsonAsync<JsonElement>();
+        var v2Bytes = await infer.Content.ReadAsByteArrayAsync();
+        var v2 = JsonDocument.Parse(v2Bytes).RootElement;
         Assert.True(infer.StatusCode == HttpStatusCode.OK, v2.ToString());
+        ServingSetup.AssertSized(infer, v2Bytes);
         Assert.Equal("req-1", v2.GetProperty("id").GetString());
         var probability = v2.GetProperty("outputs").EnumerateArray().Single(o => o.GetProperty("name").GetString() == "Probability.output");
         Assert.Equal(risky.GetProperty("score").GetDouble(), probability.GetProperty("data")[0].GetDouble(), 6);
@@ -156,8 +158,10 @@ public sealed class InferenceTests(PlatformFixture fixture)
     private static async Task<JsonElement> PredictAsync(HttpClient inference, string model, object body)
     {
         using var response = await inference.PostAsJsonAsync($"/v1/models/{model}:predict", body);
-        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var json = JsonDocument.Parse(bytes).RootElement;
         Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToString());
+        ServingSetup.AssertSized(response, bytes);
         Assert.Equal(json.GetProperty("model_version").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture),
             response.Headers.GetValues(ServingHeaders.ModelVersion).Single());
         return json;

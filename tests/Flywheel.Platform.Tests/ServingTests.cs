@@ -142,9 +142,19 @@ internal static class ServingSetup
     public static async Task<JsonElement> PredictAsync<T>(HttpClient client, string model, IEnumerable<T> instances)
     {
         using var response = await client.PostAsJsonAsync($"/v1/models/{model}:predict", new { instances });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"predict answered {(int)response.StatusCode}: {body}");
+        var body = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"predict answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(body)}");
+        AssertSized(response, body);
         return JsonDocument.Parse(body).RootElement;
+    }
+
+    /// <summary>A prediction is answered whole with its length, not chunked (one segment through the gateway).</summary>
+    public static void AssertSized(HttpResponseMessage response, byte[] body)
+    {
+        // The raw header: HttpClient's ContentLength property falls back on the buffered body's length.
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+        Assert.True(response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var length), "no Content-Length");
+        Assert.Equal(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), Assert.Single(length));
     }
 
     public sealed record LoggedPrediction(string Model, int Version, bool Shadow, string? Caller, string? EntityId, JsonElement Inputs, JsonElement Outputs);
