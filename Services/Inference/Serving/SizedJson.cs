@@ -11,9 +11,8 @@ namespace Flywheel.Inference.Serving;
 /// stream into the response without a length, so a prediction went out chunked: its body and the
 /// closing empty chunk as two flushes in the worker, and two writes to the caller in the gateway.
 /// Writing it once was 5–10 µs less of the worker's CPU per request (docs/benchmarks.md, seventh
-/// session). An
-/// answer is a few hundred bytes: it is serialized first into a buffer kept per thread, then
-/// copied into the response once.
+/// session). An answer is a few hundred bytes: it is serialized first into a buffer kept per
+/// thread, then copied into the response once.
 /// </summary>
 public sealed class SizedJson<TValue>(TValue value) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<TValue>, IContentTypeHttpResult
 {
