@@ -114,4 +114,13 @@ public static class TrainingSteps
     public const string Running = "running";
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
+
+    private static readonly string[] Order = [Snapshot, Search, Split, Train, Evaluate, Export, Parity, Profile, Upload, Register];
+
+    /// <summary>Where a step comes in a run; a name that is not a step comes after all of them.</summary>
+    public static int Rank(string step)
+    {
+        var index = Array.IndexOf(Order, step);
+        return index < 0 ? Order.Length : index;
+    }
 }

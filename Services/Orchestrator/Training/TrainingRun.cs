@@ -50,13 +50,20 @@ public sealed class TrainingRun : IPersistedSaga
 
     public List<TrainingStep> Steps { get; set; } = [];
 
-    /// <summary>Moves a step forward; a late or repeated report never moves a finished step back to running.</summary>
+    /// <summary>
+    /// Moves a step forward; a late or repeated report never moves a finished step back to running.
+    /// A new step takes its place in the run's order, not the order its report was applied in: the
+    /// trainer's reports are messages consumed concurrently, and two sent a moment apart (one step
+    /// finishing, the next starting) take the run's row lock in either order.
+    /// </summary>
     public void Record(string step, string state, DateTimeOffset at, string? detail = null)
     {
         var index = Steps.FindIndex(s => s.Name == step);
         if (index < 0)
         {
-            Steps.Add(new TrainingStep(step, state, at, state == TrainingSteps.Running ? null : at, detail));
+            var rank = TrainingSteps.Rank(step);
+            var before = Steps.FindIndex(s => TrainingSteps.Rank(s.Name) > rank);
+            Steps.Insert(before < 0 ? Steps.Count : before, new TrainingStep(step, state, at, state == TrainingSteps.Running ? null : at, detail));
             return;
         }
 
