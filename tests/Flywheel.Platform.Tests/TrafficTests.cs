@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Flywheel.Contracts.Serving;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace Flywheel.Platform.Tests;
@@ -160,27 +161,28 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
         return version;
     }
 
-    /// <summary>Writes the deployment row directly (the registry's deployment API is built elsewhere) and waits until the versions serve.</summary>
+    /// <summary>
+    /// Deploys through the registry's API, waits until the versions serve, and then until every
+    /// replica has applied the change. The gateway and the workers reload on the deployment's
+    /// NOTIFY within milliseconds, but nothing here can see that happen, and readiness answers at
+    /// once for versions already loaded; <see cref="DeploymentCatalog.ReloadInterval"/> is the
+    /// bound a replica keeps even when the notification is lost. Counting before then could
+    /// count the previous split.
+    /// </summary>
     private async Task DeployAsync(int production, (int Version, double Percent)? canary, (int Version, double Percent)? shadow, string? stickyBy)
     {
-        await using (var database = await _flywheel.OpenDatabaseAsync())
-        await using (var upsert = new NpgsqlCommand("""
-            INSERT INTO registry.deployments (model, revision, production, canary_version, canary_percent, shadow_version, shadow_percent, sticky_by, updated_by)
-            VALUES ($1, 1, $2, $3, $4, $5, $6, $7, 'traffic-tests')
-            ON CONFLICT (model) DO UPDATE SET revision = registry.deployments.revision + 1, production = EXCLUDED.production,
-                canary_version = EXCLUDED.canary_version, canary_percent = EXCLUDED.canary_percent,
-                shadow_version = EXCLUDED.shadow_version, shadow_percent = EXCLUDED.shadow_percent,
-                sticky_by = EXCLUDED.sticky_by, updated_at = now()
-            """, database))
+        var applied = DateTime.UtcNow + DeploymentCatalog.ReloadInterval + TimeSpan.FromSeconds(1);
+        using (var admin = _flywheel.AdminGateway())
+        using (var response = await admin.PutAsJsonAsync($"/api/models/{_model}/deployment", new
         {
-            upsert.Parameters.Add(new NpgsqlParameter { Value = _model });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = production });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = (object?)canary?.Version ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = (object?)canary?.Percent ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = (object?)shadow?.Version ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = (object?)shadow?.Percent ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double });
-            upsert.Parameters.Add(new NpgsqlParameter { Value = (object?)stickyBy ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            await upsert.ExecuteNonQueryAsync();
+            production,
+            canary = canary is { } c ? new { version = c.Version, percent = c.Percent } : null,
+            shadow = shadow is { } s ? new { version = s.Version, percent = s.Percent } : null,
+            sticky_by = stickyBy,
+            reason = "traffic tests",
+        }))
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         }
 
         // Every version the deployment names must answer before the test counts anything.
@@ -197,6 +199,11 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
 
             if (ready)
             {
+                if (applied > DateTime.UtcNow)
+                {
+                    await Task.Delay(applied - DateTime.UtcNow);
+                }
+
                 return;
             }
 
