@@ -51,12 +51,19 @@ if (consoleAdminPassword is not null)
         .WithEnvironment("Flywheel__Console__Accounts__0__Password", consoleAdminPassword);
 }
 
-builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
+var gateway = builder.AddService<Projects.Flywheel_Gateway>(ResourceNames.Gateway, migrator, builder.Configuration.GetValue<int?>("Flywheel:GatewayPort"))
     .Uses(infra.Database).Uses(infra.OnlineStore)
     .WithReference(registry).WaitFor(registry)
     .WithReference(inference).WaitFor(inference)
     .WithReference(driftMonitor).WaitFor(driftMonitor)
     .WithReference(console).WaitFor(console)
     .WithExternalHttpEndpoints();
+
+if (builder.ExecutionContext.IsRunMode)
+{
+    // Everything runs on this host: the gateway forwards predictions to the worker through a Unix
+    // socket rather than loopback TCP (docs/architecture.md, "Same-host socket").
+    gateway.ForwardsThroughLocalSockets(builder, inference);
+}
 
 builder.Build().Run();

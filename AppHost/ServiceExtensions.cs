@@ -21,6 +21,48 @@ internal static class ServiceExtensions
             .WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true")
             .WaitForCompletion(migrator);
 
+    /// <summary>
+    /// The services listen on a Unix socket as well as on their TCP port, and the gateway connects
+    /// to them through it (ServiceDefaults' <c>LocalSockets</c>: the socket of the service on port
+    /// P is <c>{folder}/P.sock</c>). The folder is the run's data folder's <c>sockets</c>, readable by
+    /// this user only, or one under the temp folder when that path would not fit in a socket address.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> ForwardsThroughLocalSockets(
+        this IResourceBuilder<ProjectResource> gateway, IDistributedApplicationBuilder builder, params IResourceBuilder<ProjectResource>[] services)
+    {
+        var folder = SocketFolder(InfrastructureOptions.DataDirectoryOf(builder));
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        foreach (var service in services)
+        {
+            var port = service.GetEndpoint("http").Property(EndpointProperty.Port);
+            service.WithEnvironment("Flywheel__LocalSocket", ReferenceExpression.Create($"{folder}/{port}.sock"));
+        }
+
+        return gateway.WithEnvironment("Flywheel__Gateway__LocalSocketDirectory", folder);
+    }
+
+    /// <summary>The data folder's <c>sockets</c>, unless a socket path in it could exceed the 103 bytes a socket address holds everywhere.</summary>
+    internal static string SocketFolder(string dataDirectory)
+    {
+        var folder = Path.Combine(dataDirectory, "sockets");
+        const int LongestName = 11; // "/65535.sock"
+        if (System.Text.Encoding.UTF8.GetByteCount(folder) + LongestName <= 103)
+        {
+            return folder;
+        }
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(dataDirectory)))[..16];
+        return Path.Combine(Path.GetTempPath(), $"flywheel-{Environment.UserName}-{hash}");
+    }
+
     /// <summary>Gives the service the dependency's connection string and starts it only once the dependency is healthy.</summary>
     public static IResourceBuilder<ProjectResource> Uses(this IResourceBuilder<ProjectResource> service, Dependency dependency)
     {

@@ -41,6 +41,13 @@ public sealed class GatewayOptions
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
+    /// <summary>
+    /// Where services on this host keep their local sockets (<c>{port}.sock</c>, see
+    /// <see cref="LocalSockets"/>): a destination at a loopback address whose socket is there is
+    /// connected to through it instead of TCP. Null (the default outside a local run): TCP only.
+    /// </summary>
+    public string? LocalSocketDirectory { get; set; }
+
     public IEnumerable<string> Validate()
     {
         if (DefaultRequestsPerSecond < 1)
@@ -71,6 +78,11 @@ public sealed class GatewayOptions
         if (ShadowQueueCapacity < 1 || ShadowConcurrency < 1)
         {
             yield return "ShadowQueueCapacity and ShadowConcurrency must be at least 1.";
+        }
+
+        if (!string.IsNullOrWhiteSpace(LocalSocketDirectory) && !Path.IsPathFullyQualified(LocalSocketDirectory))
+        {
+            yield return "LocalSocketDirectory must be an absolute path when set.";
         }
 
         if (HealthCheckInterval < TimeSpan.FromSeconds(1) || HealthCheckTimeout <= TimeSpan.Zero || HealthCheckTimeout > HealthCheckInterval)

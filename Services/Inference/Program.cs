@@ -4,6 +4,8 @@ using Flywheel.Inference.Feedback;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+// Locally, the gateway reaches this worker through a Unix socket as well as TCP (LocalSockets).
+builder.ListenOnLocalSocket();
 builder.AddApplicationServices();
 
 var app = builder.Build();
