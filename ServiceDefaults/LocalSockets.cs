@@ -153,6 +153,12 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
                     local.Dispose();
                     LogFallingBack(endpoint.Host, endpoint.Port, path, exception.SocketErrorCode);
                 }
+                catch
+                {
+                    // Cancelled: the handler gives up on this connection altogether.
+                    local.Dispose();
+                    throw;
+                }
             }
         }
 
