@@ -131,14 +131,30 @@ public static class LocalSockets
 /// </summary>
 public sealed partial class LocalSocketConnector(string? directory, ILogger<LocalSocketConnector> logger)
 {
+    private readonly string? _directory = string.IsNullOrWhiteSpace(directory) ? null : directory;
     private readonly ConcurrentDictionary<DnsEndPoint, string> _transports = new();
+
+    /// <summary>Whether there is a folder of local sockets to look in (without one every connection is TCP).</summary>
+    public bool Enabled => _directory is not null;
+
+    /// <summary>A handler for a client of its own that connects as this connector does.</summary>
+    public SocketsHttpHandler CreateHandler()
+    {
+        var handler = new SocketsHttpHandler();
+        if (Enabled)
+        {
+            handler.ConnectCallback = ConnectAsync;
+        }
+
+        return handler;
+    }
 
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;
-        if (directory is not null && IsLoopback(endpoint.Host))
+        if (_directory is not null && IsLoopback(endpoint.Host))
         {
-            var path = LocalSockets.PathFor(directory, endpoint.Port);
+            var path = LocalSockets.PathFor(_directory, endpoint.Port);
             if (File.Exists(path))
             {
                 var local = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

@@ -32,6 +32,10 @@ internal static class Extensions
         builder.Services.AddSingleton<QuotaCounter>();
         builder.Services.AddHostedService(services => services.GetRequiredService<QuotaCounter>());
         builder.Services.AddSingleton<KeyLimits>();
+        // Predictions and their shadows reach a worker on this host through its local socket.
+        builder.Services.AddSingleton(services => new LocalSocketConnector(
+            services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.LocalSocketDirectory,
+            services.GetRequiredService<ILogger<LocalSocketConnector>>()));
         builder.Services.AddSingleton<ShadowMirror>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ShadowMirror>());
         // Shadows go straight to inference once: a retried shadow would be a second logged prediction.
@@ -43,6 +47,7 @@ internal static class Extensions
                 client.BaseAddress = new Uri($"https+http://{ResourceNames.Inference}");
                 client.Timeout = GatewayRoutes.InferenceTimeout;
             })
+            .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<LocalSocketConnector>().CreateHandler())
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 

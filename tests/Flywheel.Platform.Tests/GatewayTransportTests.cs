@@ -3,6 +3,7 @@ using Flywheel.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Flywheel.Platform.Tests;
@@ -33,5 +34,33 @@ public sealed class GatewayTransportTests
 
         Assert.Equal(inline, services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
         Assert.Equal(inline, services.GetRequiredService<IOptions<GatewayOptions>>().Value.InlineScheduling);
+    }
+
+    [Theory]
+    [InlineData("/run/flywheel/sockets", true)]
+    [InlineData(null, false)]
+    public void Shadow_copies_connect_as_the_forwarder_does_through_the_local_socket_folder_when_there_is_one(string? folder, bool throughSockets)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
+        builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";
+        if (folder is not null)
+        {
+            builder.Configuration[$"{GatewayOptions.Section}:LocalSocketDirectory"] = folder;
+        }
+
+        builder.AddServiceDefaults();
+        builder.AddGatewayServices();
+        using var services = builder.Services.BuildServiceProvider();
+
+        Assert.Equal(throughSockets, services.GetRequiredService<LocalSocketConnector>().Enabled);
+        HttpMessageHandler handler = services.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(Flywheel.Gateway.Traffic.ShadowMirror.ClientName);
+        while (handler is DelegatingHandler delegating)
+        {
+            handler = delegating.InnerHandler!;
+        }
+
+        var primary = Assert.IsType<SocketsHttpHandler>(handler);
+        Assert.Equal(throughSockets, primary.ConnectCallback is not null);
     }
 }

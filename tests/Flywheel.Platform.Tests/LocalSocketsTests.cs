@@ -35,6 +35,12 @@ public sealed class LocalSocketsTests : IDisposable
         Assert.True(File.Exists(LocalSockets.PathFor(_folder, service.Port)));
         Assert.Equal("unix", await TransportAsync(connector, $"http://127.0.0.1:{service.Port}"));
         Assert.Equal("unix", await TransportAsync(connector, $"http://localhost:{service.Port}"));
+        // A client of its own built from the connector goes the same way.
+        using (var own = new HttpClient(connector.CreateHandler()))
+        {
+            Assert.Equal("unix", await own.GetStringAsync($"http://localhost:{service.Port}/transport"));
+        }
+
         // Without the connector the same service still answers on TCP.
         using var plain = new HttpClient();
         Assert.Equal("tcp", await plain.GetStringAsync($"http://127.0.0.1:{service.Port}/transport"));
@@ -45,7 +51,10 @@ public sealed class LocalSocketsTests : IDisposable
     {
         await using var service = await StartServiceAsync(withSocket: false);
 
-        Assert.Equal("tcp", await TransportAsync(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), $"http://127.0.0.1:{service.Port}"));
+        var disabled = new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance);
+        Assert.False(disabled.Enabled);
+        Assert.Null(disabled.CreateHandler().ConnectCallback);
+        Assert.Equal("tcp", await TransportAsync(disabled, $"http://127.0.0.1:{service.Port}"));
         Assert.Equal("tcp", await TransportAsync(new LocalSocketConnector(_folder, NullLogger<LocalSocketConnector>.Instance), $"http://127.0.0.1:{service.Port}"));
     }
 
@@ -211,17 +220,45 @@ public sealed class LocalSocketPlatformTests(PlatformFixture fixture)
     [Fact]
     public async Task The_gateway_forwards_to_the_inference_worker_through_its_socket_and_holds_no_tcp_connection_to_it()
     {
-        int port;
-        using (var direct = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Inference))
+        var (socket, port) = WorkerSocket();
+        Assert.True(File.Exists(socket), $"no socket at {socket}");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(socket)!));
+
+        await AssertForwardedThroughAsync(socket, port);
+    }
+
+    [Fact]
+    public async Task A_killed_worker_leaves_its_socket_behind_and_once_restarted_replaces_it_and_is_reached_through_it_again()
+    {
+        var (socket, port) = WorkerSocket();
+        await _flywheel.KillServiceAsync(Flywheel.Contracts.ResourceNames.Inference);
+        try
         {
-            port = direct.BaseAddress!.Port;
+            // SIGKILL gives Kestrel no chance to remove the file: binding to it again would fail.
+            Assert.True(File.Exists(socket), $"the killed worker's socket {socket} is gone");
+            using var gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
+            using var down = await gateway.GetAsync("/v2/health/live");
+            Assert.True((int)down.StatusCode >= 500, $"the gateway answered {(int)down.StatusCode} with the worker down");
+        }
+        finally
+        {
+            await _flywheel.RestartServiceAsync(Flywheel.Contracts.ResourceNames.Inference);
         }
 
-        var folder = ServiceExtensions.SocketFolder(_flywheel.DataDirectory);
-        var socket = LocalSockets.PathFor(folder, port);
-        Assert.True(File.Exists(socket), $"no socket at {socket}");
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        Assert.Equal(port, WorkerSocket().Port);
+        await AssertForwardedThroughAsync(socket, port);
+    }
 
+    private (string Socket, int Port) WorkerSocket()
+    {
+        using var direct = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Inference);
+        var port = direct.BaseAddress!.Port;
+        return (LocalSockets.PathFor(ServiceExtensions.SocketFolder(_flywheel.DataDirectory), port), port);
+    }
+
+    /// <summary>Requests through the gateway reach the worker, through its socket and not over TCP.</summary>
+    private async Task AssertForwardedThroughAsync(string socket, int port)
+    {
         // /v2 is proxied to inference as it is: a request through the gateway reaches the worker.
         using var gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
         for (var i = 0; i < 5; i++)

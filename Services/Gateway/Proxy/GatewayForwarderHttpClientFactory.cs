@@ -1,5 +1,4 @@
 using Flywheel.Core.Http;
-using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Flywheel.Gateway.Proxy;
@@ -9,20 +8,15 @@ namespace Flywheel.Gateway.Proxy;
 /// forwarder, connecting through a service's local socket when it runs on this host and offers one
 /// (<see cref="GatewayOptions.LocalSocketDirectory"/>).
 /// </summary>
-internal sealed class GatewayForwarderHttpClientFactory(
-    IOptions<GatewayOptions> options, ILogger<ForwarderHttpClientFactory> logger, ILogger<LocalSocketConnector> connectorLogger)
+internal sealed class GatewayForwarderHttpClientFactory(LocalSocketConnector connector, ILogger<ForwarderHttpClientFactory> logger)
     : ForwarderHttpClientFactory(logger)
 {
-    private readonly LocalSocketConnector? _connector = string.IsNullOrWhiteSpace(options.Value.LocalSocketDirectory)
-        ? null
-        : new LocalSocketConnector(options.Value.LocalSocketDirectory, connectorLogger);
-
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);
-        if (_connector is not null)
+        if (connector.Enabled)
         {
-            handler.ConnectCallback = _connector.ConnectAsync;
+            handler.ConnectCallback = connector.ConnectAsync;
         }
     }
 
