@@ -20,17 +20,7 @@ public sealed class GatewayTransportTests
     [InlineData("false", false)]
     public void Requests_run_on_the_reading_thread_by_default_and_the_setting_turns_it_off(string? setting, bool inline)
     {
-        var builder = WebApplication.CreateBuilder();
-        // Registration only: nothing here connects to them.
-        builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
-        builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";
-        if (setting is not null)
-        {
-            builder.Configuration[$"{GatewayOptions.Section}:InlineScheduling"] = setting;
-        }
-
-        builder.AddGatewayServices();
-        using var services = builder.Services.BuildServiceProvider();
+        using var services = GatewayServices("InlineScheduling", setting);
 
         Assert.Equal(inline, services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
         Assert.Equal(inline, services.GetRequiredService<IOptions<GatewayOptions>>().Value.InlineScheduling);
@@ -41,17 +31,7 @@ public sealed class GatewayTransportTests
     [InlineData(null, false)]
     public void Shadow_copies_connect_as_the_forwarder_does_through_the_local_socket_folder_when_there_is_one(string? folder, bool throughSockets)
     {
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
-        builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";
-        if (folder is not null)
-        {
-            builder.Configuration[$"{GatewayOptions.Section}:LocalSocketDirectory"] = folder;
-        }
-
-        builder.AddServiceDefaults();
-        builder.AddGatewayServices();
-        using var services = builder.Services.BuildServiceProvider();
+        using var services = GatewayServices("LocalSocketDirectory", folder);
 
         Assert.Equal(throughSockets, services.GetRequiredService<LocalSocketConnector>().Enabled);
         HttpMessageHandler handler = services.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(Flywheel.Gateway.Traffic.ShadowMirror.ClientName);
@@ -62,5 +42,22 @@ public sealed class GatewayTransportTests
 
         var primary = Assert.IsType<SocketsHttpHandler>(handler);
         Assert.Equal(throughSockets, primary.ConnectCallback is not null);
+    }
+
+    /// <summary>The gateway's services as its host registers them, with one gateway setting given (or left unset).</summary>
+    private static ServiceProvider GatewayServices(string setting, string? value)
+    {
+        var builder = WebApplication.CreateBuilder();
+        // Registration only: nothing here connects to them.
+        builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
+        builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";
+        if (value is not null)
+        {
+            builder.Configuration[$"{GatewayOptions.Section}:{setting}"] = value;
+        }
+
+        builder.AddServiceDefaults();
+        builder.AddGatewayServices();
+        return builder.Services.BuildServiceProvider();
     }
 }
