@@ -1,4 +1,5 @@
 using Flywheel.AppHost.Infrastructure;
+using Flywheel.Contracts.Serving;
 
 namespace Flywheel.AppHost;
 
@@ -23,38 +24,30 @@ internal static class ServiceExtensions
 
     /// <summary>
     /// The services listen on a Unix socket as well as on their TCP port, and the gateway connects
-    /// to them through it (ServiceDefaults' <c>LocalSockets</c>: the socket of the service on port
-    /// P is <c>{folder}/P.sock</c>). The folder is the run's data folder's <c>sockets</c>, readable by
+    /// to them through it (ServiceDefaults' <c>LocalSockets</c>, named as <see cref="LocalSocketPaths"/>
+    /// says). The folder is the run's data folder's <c>sockets</c>, readable by
     /// this user only, or one under the temp folder when that path would not fit in a socket address.
     /// </summary>
     public static IResourceBuilder<ProjectResource> ForwardsThroughLocalSockets(
         this IResourceBuilder<ProjectResource> gateway, IDistributedApplicationBuilder builder, params IResourceBuilder<ProjectResource>[] services)
     {
         var folder = SocketFolder(InfrastructureOptions.DataDirectoryOf(builder));
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(folder);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
+        LocalSocketPaths.CreateFolder(folder);
         foreach (var service in services)
         {
+            // LocalSocketPaths.PathFor, with the port the service gets when it starts.
             var port = service.GetEndpoint("http").Property(EndpointProperty.Port);
-            service.WithEnvironment("Flywheel__LocalSocket", ReferenceExpression.Create($"{folder}/{port}.sock"));
+            service.WithEnvironment("Flywheel__LocalSocket", ReferenceExpression.Create($"{folder}/{port}{LocalSocketPaths.Extension}"));
         }
 
         return gateway.WithEnvironment("Flywheel__Gateway__LocalSocketDirectory", folder);
     }
 
-    /// <summary>The data folder's <c>sockets</c>, unless a socket path in it could exceed the 103 bytes a socket address holds everywhere.</summary>
+    /// <summary>The data folder's <c>sockets</c>, unless a socket path in it could exceed what a socket address holds.</summary>
     internal static string SocketFolder(string dataDirectory)
     {
         var folder = Path.Combine(dataDirectory, "sockets");
-        const int LongestName = 11; // "/65535.sock"
-        if (System.Text.Encoding.UTF8.GetByteCount(folder) + LongestName <= 103)
+        if (LocalSocketPaths.Fits(LocalSocketPaths.PathFor(folder, ushort.MaxValue)))
         {
             return folder;
         }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
-using System.Text;
+using Flywheel.Contracts.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -15,7 +15,7 @@ namespace Microsoft.Extensions.Hosting;
 /// socket as well as on its TCP address, and a caller on the same host connects through the socket
 /// instead of loopback TCP, which skips the kernel's TCP stack. On the 2-core machine a bare round
 /// trip took 0.055–0.07 ms less at the median, and the gateway's hop about 0.04 ms less
-/// (docs/benchmarks.md). The socket is named after the service's TCP port, <c>{directory}/{port}.sock</c>, so a
+/// (docs/benchmarks.md). The socket is named after the service's TCP port (<see cref="LocalSocketPaths"/>), so a
 /// caller that has resolved a loopback address knows where to look and needs no other discovery.
 /// Locally the AppHost sets both ends up; anywhere else (no setting, another host, no socket there,
 /// nobody answering on it) the caller connects over TCP as it always did.
@@ -24,18 +24,6 @@ public static class LocalSockets
 {
     /// <summary>The socket a service listens on, in addition to its URLs (set by the AppHost).</summary>
     public const string ListenKey = "Flywheel:LocalSocket";
-
-    /// <summary>
-    /// Longest socket path, in bytes: a Unix socket address holds 108 bytes on Linux, the
-    /// terminating zero included (104 on macOS; the shorter one is kept).
-    /// </summary>
-    public const int MaxPathBytes = 103;
-
-    /// <summary>Where the service listening on <paramref name="port"/> has its socket.</summary>
-    public static string PathFor(string directory, int port) => Path.Combine(directory, $"{port}.sock");
-
-    /// <summary>Whether a socket path fits in a Unix socket address.</summary>
-    public static bool Fits(string path) => Encoding.UTF8.GetByteCount(path) <= MaxPathBytes;
 
     /// <summary>
     /// Listens on <see cref="ListenKey"/>'s socket as well as on the URLs the host was given
@@ -51,29 +39,16 @@ public static class LocalSockets
             return builder;
         }
 
-        if (!Path.IsPathFullyQualified(path) || !Fits(path))
+        if (!Path.IsPathFullyQualified(path) || !LocalSocketPaths.Fits(path))
         {
             throw new InvalidOperationException(
-                $"{ListenKey} must be an absolute path of at most {MaxPathBytes} bytes (a Unix socket address holds no more); it is '{path}'.");
+                $"{ListenKey} must be an absolute path of at most {LocalSocketPaths.MaxPathBytes} bytes (a Unix socket address holds no more); it is '{path}'.");
         }
 
-        CreateDirectory(Path.GetDirectoryName(path)!);
+        LocalSocketPaths.CreateFolder(Path.GetDirectoryName(path)!);
         RemoveStale(path);
         builder.WebHost.UseUrls([.. Urls(builder.Configuration), $"http://unix:{path}"]);
         return builder;
-    }
-
-    /// <summary>The socket's folder, readable by this user only (the AppHost makes it so; made here when missing).</summary>
-    public static void CreateDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
     }
 
     /// <summary>
@@ -154,7 +129,7 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         var endpoint = context.DnsEndPoint;
         if (_directory is not null && IsLoopback(endpoint.Host))
         {
-            var path = LocalSockets.PathFor(_directory, endpoint.Port);
+            var path = LocalSocketPaths.PathFor(_directory, endpoint.Port);
             if (File.Exists(path))
             {
                 var local = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

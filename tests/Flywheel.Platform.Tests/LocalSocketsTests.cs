@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Flywheel.AppHost;
+using Flywheel.Contracts.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -32,7 +33,7 @@ public sealed class LocalSocketsTests : IDisposable
         await using var service = await StartServiceAsync(withSocket: true);
         var connector = new LocalSocketConnector(_folder, NullLogger<LocalSocketConnector>.Instance);
 
-        Assert.True(File.Exists(LocalSockets.PathFor(_folder, service.Port)));
+        Assert.True(File.Exists(LocalSocketPaths.PathFor(_folder, service.Port)));
         Assert.Equal("unix", await TransportAsync(connector, $"http://127.0.0.1:{service.Port}"));
         Assert.Equal("unix", await TransportAsync(connector, $"http://localhost:{service.Port}"));
         // A client of its own built from the connector goes the same way.
@@ -63,7 +64,7 @@ public sealed class LocalSocketsTests : IDisposable
     {
         await using (var first = await StartServiceAsync(withSocket: false))
         {
-            var stale = LocalSockets.PathFor(_folder, first.Port);
+            var stale = LocalSocketPaths.PathFor(_folder, first.Port);
             LeaveStaleSocket(stale);
             var logs = new ListLogger();
 
@@ -82,7 +83,7 @@ public sealed class LocalSocketsTests : IDisposable
     public async Task A_socket_someone_answers_on_is_not_taken_over()
     {
         await using var service = await StartServiceAsync(withSocket: true);
-        var path = LocalSockets.PathFor(_folder, service.Port);
+        var path = LocalSocketPaths.PathFor(_folder, service.Port);
 
         var refused = Assert.Throws<InvalidOperationException>(() => LocalSockets.RemoveStale(path));
         Assert.Contains(path, refused.Message, StringComparison.Ordinal);
@@ -102,7 +103,7 @@ public sealed class LocalSocketsTests : IDisposable
     [InlineData(null)]
     public void A_socket_path_that_is_relative_or_too_long_for_a_socket_address_is_refused_at_start(string? path)
     {
-        path ??= "/" + new string('s', LocalSockets.MaxPathBytes) + ".sock";
+        path ??= "/" + new string('s', LocalSocketPaths.MaxPathBytes) + ".sock";
         var builder = WebApplication.CreateBuilder();
         builder.Configuration[LocalSockets.ListenKey] = path;
 
@@ -118,7 +119,7 @@ public sealed class LocalSocketsTests : IDisposable
         var deep = "/" + string.Join('/', Enumerable.Repeat("a-rather-long-folder-name", 4));
         var folder = ServiceExtensions.SocketFolder(deep);
         Assert.StartsWith(Path.GetTempPath(), folder, StringComparison.Ordinal);
-        Assert.True(LocalSockets.Fits(LocalSockets.PathFor(folder, 65535)));
+        Assert.True(LocalSocketPaths.Fits(LocalSocketPaths.PathFor(folder, 65535)));
         // One folder per data folder: two platforms never share sockets.
         Assert.Equal(folder, ServiceExtensions.SocketFolder(deep));
         Assert.NotEqual(folder, ServiceExtensions.SocketFolder(deep + "-2"));
@@ -163,7 +164,7 @@ public sealed class LocalSocketsTests : IDisposable
         builder.Configuration[WebHostDefaults.ServerUrlsKey] = $"http://127.0.0.1:{port}";
         if (withSocket)
         {
-            builder.Configuration[LocalSockets.ListenKey] = LocalSockets.PathFor(_folder, port);
+            builder.Configuration[LocalSockets.ListenKey] = LocalSocketPaths.PathFor(_folder, port);
         }
 
         builder.ListenOnLocalSocket();
@@ -253,7 +254,7 @@ public sealed class LocalSocketPlatformTests(PlatformFixture fixture)
     {
         using var direct = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Inference);
         var port = direct.BaseAddress!.Port;
-        return (LocalSockets.PathFor(ServiceExtensions.SocketFolder(_flywheel.DataDirectory), port), port);
+        return (LocalSocketPaths.PathFor(ServiceExtensions.SocketFolder(_flywheel.DataDirectory), port), port);
     }
 
     /// <summary>Requests through the gateway reach the worker, through its socket and not over TCP.</summary>
