@@ -124,9 +124,12 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         return handler;
     }
 
-    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
+        new NetworkStream(await ConnectSocketAsync(context.DnsEndPoint, cancellationToken), ownsSocket: true);
+
+    /// <summary>A connected socket to the endpoint: its local socket when there is one that answers, else TCP without Nagle's delay.</summary>
+    public async ValueTask<Socket> ConnectSocketAsync(DnsEndPoint endpoint, CancellationToken cancellationToken)
     {
-        var endpoint = context.DnsEndPoint;
         if (_directory is not null && IsLoopback(endpoint.Host))
         {
             var path = LocalSocketPaths.PathFor(_directory, endpoint.Port);
@@ -137,7 +140,7 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
                 {
                     await local.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
                     Note(endpoint, path);
-                    return new NetworkStream(local, ownsSocket: true);
+                    return local;
                 }
                 catch (SocketException exception)
                 {
@@ -146,7 +149,7 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
                 }
                 catch
                 {
-                    // Cancelled: the handler gives up on this connection altogether.
+                    // Cancelled: the caller gives up on this connection altogether.
                     local.Dispose();
                     throw;
                 }
@@ -158,7 +161,7 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         {
             await tcp.ConnectAsync(endpoint, cancellationToken);
             Note(endpoint, "tcp");
-            return new NetworkStream(tcp, ownsSocket: true);
+            return tcp;
         }
         catch
         {

@@ -36,6 +36,7 @@ internal static class Extensions
         builder.Services.AddSingleton(services => new LocalSocketConnector(
             services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.LocalSocketDirectory,
             services.GetRequiredService<ILogger<LocalSocketConnector>>()));
+        builder.Services.AddSingleton<DirectForwarder>();
         builder.Services.AddSingleton<ShadowMirror>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ShadowMirror>());
         // Shadows go straight to inference once: a retried shadow would be a second logged prediction.

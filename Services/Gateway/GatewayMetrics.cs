@@ -13,6 +13,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _shadowSent;
     private readonly Counter<long> _shadowDropped;
     private readonly Counter<long> _retries;
+    private readonly Histogram<double> _forwarded;
 
     public GatewayMetrics(IMeterFactory meters)
     {
@@ -23,6 +24,9 @@ public sealed class GatewayMetrics
         _shadowSent = meter.CreateCounter<long>("flywheel.gateway.shadow.sent", "{request}", "Mirrored requests sent to a shadow version, by model, version and outcome.");
         _shadowDropped = meter.CreateCounter<long>("flywheel.gateway.shadow.dropped", "{request}", "Mirrored requests dropped because the mirror queue was full.");
         _retries = meter.CreateCounter<long>("flywheel.gateway.retries", "{request}", "Requests retried on another destination after a connection failure.");
+        _forwarded = meter.CreateHistogram<double>("flywheel.gateway.forward.duration", "s",
+            "Time from sending a data-plane request to an inference worker to the last byte of its answer, on the gateway's direct path, by outcome (ok or failed).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
     }
 
     public void Admitted(string model, string version, string route) =>
@@ -36,6 +40,9 @@ public sealed class GatewayMetrics
         _shadowSent.Add(1, new("model", model), new("version", version), new("outcome", outcome));
 
     public void ShadowDropped(string model) => _shadowDropped.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    public void Forwarded(TimeSpan elapsed, bool ok) =>
+        _forwarded.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", ok ? "ok" : "failed"));
 
     public void Retried(string cluster) => _retries.Add(1, new KeyValuePair<string, object?>("cluster", cluster));
 }

@@ -48,6 +48,17 @@ public sealed class GatewayOptions
     /// </summary>
     public string? LocalSocketDirectory { get; set; }
 
+    /// <summary>
+    /// Forwards admitted predict, infer and feedback calls to the inference workers on kept-alive
+    /// HTTP/1.1 connections of the gateway's own instead of through YARP's forwarder and
+    /// <c>HttpClient</c>; a call that is alone blocks its thread on the worker's answer. YARP keeps
+    /// the destinations, their health and every other route (docs/serving.md, "Traffic").
+    /// </summary>
+    public bool DirectForwarding { get; set; } = true;
+
+    /// <summary>How long an idle direct connection to a worker is kept for the next call.</summary>
+    public TimeSpan DirectConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     public IEnumerable<string> Validate()
     {
         if (DefaultRequestsPerSecond < 1)
@@ -73,6 +84,11 @@ public sealed class GatewayOptions
         if (QuotaFlushInterval < TimeSpan.FromMilliseconds(10) || QuotaFlushInterval > TimeSpan.FromSeconds(10))
         {
             yield return "QuotaFlushInterval must be between 10 ms and 10 s.";
+        }
+
+        if (DirectConnectionIdleTimeout < TimeSpan.FromSeconds(1) || DirectConnectionIdleTimeout > TimeSpan.FromMinutes(2))
+        {
+            yield return "DirectConnectionIdleTimeout must be between 1 s and 2 minutes (a worker closes its own idle connections after two).";
         }
 
         if (ShadowQueueCapacity < 1 || ShadowConcurrency < 1)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using Flywheel.AppHost;
 using Flywheel.Contracts.Serving;
@@ -240,6 +241,18 @@ public sealed class LocalSocketPlatformTests(PlatformFixture fixture)
             using var gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
             using var down = await gateway.GetAsync("/v2/health/live");
             Assert.True((int)down.StatusCode >= 500, $"the gateway answered {(int)down.StatusCode} with the worker down");
+
+            // A prediction takes the gateway's direct path, which says what happened instead of a bare 5xx.
+            using var predict = new HttpRequestMessage(HttpMethod.Post, "/v1/models/no-worker:predict")
+            {
+                Content = JsonContent.Create(new { instances = new[] { new { amount = 1.0 } } }),
+            };
+            predict.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _flywheel.AdminKey);
+            using var refused = await gateway.SendAsync(predict);
+            Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+            var problem = await refused.Content.ReadFromJsonAsync<Microsoft.AspNetCore.Mvc.ValidationProblemDetails>();
+            Assert.Equal("The inference service did not answer.", problem!.Title);
+            Assert.Equal("No inference worker could be reached; nothing was predicted.", problem.Errors["inference"].Single());
         }
         finally
         {

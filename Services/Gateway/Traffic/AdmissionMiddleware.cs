@@ -3,6 +3,7 @@ using Flywheel.Contracts.Serving;
 using Flywheel.Core.Serving;
 using Flywheel.Gateway.Keys;
 using Flywheel.Gateway.Limits;
+using Flywheel.Gateway.Proxy;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public sealed class AdmissionMiddleware(
     KeyLimits limits,
     DeploymentCatalog deployments,
     ShadowMirror shadows,
+    DirectForwarder direct,
     GatewayMetrics metrics,
     IOptions<GatewayOptions> options)
 {
@@ -114,7 +116,10 @@ public sealed class AdmissionMiddleware(
         }
 
         metrics.Admitted(model, version, serving.Call.ToString().ToLowerInvariant());
-        await next(context);
+        if (!await direct.TryForwardAsync(context, body))
+        {
+            await next(context);
+        }
     }
 
     private static int Assign(string model, Deployment deployment, HttpRequest request, byte[] body)
