@@ -128,7 +128,23 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         new NetworkStream(await ConnectSocketAsync(context.DnsEndPoint, cancellationToken), ownsSocket: true);
 
     /// <summary>A connected socket to the endpoint: its local socket when there is one that answers, else TCP without Nagle's delay.</summary>
-    public async ValueTask<Socket> ConnectSocketAsync(DnsEndPoint endpoint, CancellationToken cancellationToken)
+    public ValueTask<Socket> ConnectSocketAsync(DnsEndPoint endpoint, CancellationToken cancellationToken) =>
+        ConnectCoreAsync(endpoint, blocking: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ConnectSocketAsync"/>, connecting with a blocking call. A socket that has only
+    /// ever been used with blocking calls stays a blocking socket in the kernel, so a thread waiting
+    /// on it is woken by the kernel itself; after one asynchronous call .NET emulates blocking calls
+    /// through its socket event thread. Meant for loopback addresses, where a connect answers at once.
+    /// </summary>
+    public Socket ConnectSocket(DnsEndPoint endpoint)
+    {
+        var connecting = ConnectCoreAsync(endpoint, blocking: true, CancellationToken.None);
+        // Every step completed synchronously.
+        return connecting.IsCompleted ? connecting.Result : connecting.AsTask().GetAwaiter().GetResult();
+    }
+
+    private async ValueTask<Socket> ConnectCoreAsync(DnsEndPoint endpoint, bool blocking, CancellationToken cancellationToken)
     {
         if (_directory is not null && IsLoopback(endpoint.Host))
         {
@@ -138,7 +154,15 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
                 var local = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 try
                 {
-                    await local.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+                    if (blocking)
+                    {
+                        local.Connect(new UnixDomainSocketEndPoint(path));
+                    }
+                    else
+                    {
+                        await local.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+                    }
+
                     Note(endpoint, path);
                     return local;
                 }
@@ -159,7 +183,15 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await tcp.ConnectAsync(endpoint, cancellationToken);
+            if (blocking)
+            {
+                tcp.Connect(endpoint);
+            }
+            else
+            {
+                await tcp.ConnectAsync(endpoint, cancellationToken);
+            }
+
             Note(endpoint, "tcp");
             return tcp;
         }
@@ -170,7 +202,8 @@ public sealed partial class LocalSocketConnector(string? directory, ILogger<Loca
         }
     }
 
-    private static bool IsLoopback(string host) =>
+    /// <summary>Whether the host is this machine's loopback (<c>localhost</c> or a loopback address).</summary>
+    public static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
 
     private void Note(DnsEndPoint endpoint, string transport)

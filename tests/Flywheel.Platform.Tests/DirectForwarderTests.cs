@@ -84,14 +84,17 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         var front = await StartFrontAsync([worker.Address], socketFolder: _folder);
         using var client = front.Client();
 
+        var endpoint = new DnsEndPoint("127.0.0.1", worker.Port);
         var first = await EchoAsync(client, "/echo", "a");
+        await WaitForIdleAsync(front, endpoint, 1);
         var second = await EchoAsync(client, "/echo", "b");
+        await WaitForIdleAsync(front, endpoint, 1);
         var third = await EchoAsync(client, "/echo", "c");
 
         Assert.Equal("unix", first.Transport);
         Assert.Equal(first.Connection, second.Connection);
         Assert.Equal(first.Connection, third.Connection);
-        Assert.Equal(1, front.Forwarder.IdleConnections(new DnsEndPoint("127.0.0.1", worker.Port)));
+        await WaitForIdleAsync(front, endpoint, 1);
     }
 
     [Fact]
@@ -123,13 +126,16 @@ public sealed class DirectForwarderTests : IAsyncLifetime
             Assert.Empty(await empty.Content.ReadAsByteArrayAsync());
         }
 
+        var endpoint = new DnsEndPoint("127.0.0.1", worker.Port);
         var before = await EchoAsync(client, "/echo", "a");
+        await WaitForIdleAsync(front, endpoint, 1);
         using (var closing = await client.PostAsync("/close", new StringContent("x")))
         {
             Assert.Equal("closing", await closing.Content.ReadAsStringAsync());
         }
 
-        // The worker said it would close that connection: the next request gets a new one.
+        // The worker said it would close that connection: it is not kept, and the next request gets a new one.
+        await WaitForIdleAsync(front, endpoint, 0);
         var after = await EchoAsync(client, "/echo", "b");
         Assert.NotEqual(before.Connection, after.Connection);
 
@@ -163,14 +169,17 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         var echoes = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => EchoAsync(client, "/echo", $"request {i}")));
 
         Assert.Equal(Enumerable.Range(0, 200).Select(i => $"request {i}"), echoes.Select(e => e.Body));
-        Assert.InRange(front.Forwarder.IdleConnections(new DnsEndPoint("127.0.0.1", worker.Port)), 1, 200);
+        // Every connection went back to the pool, up to one per request at most.
+        var endpoint = new DnsEndPoint("127.0.0.1", worker.Port);
+        await WaitForIdleAsync(front, endpoint, echoes.Select(e => e.Connection).Distinct().Count());
     }
 
     [Fact]
     public async Task A_destination_that_refuses_connections_hands_the_request_to_another_and_alone_gets_a_502_problem()
     {
         var worker = await StartWorkerAsync();
-        var dead = $"http://127.0.0.1:{FreePort()}/";
+        using var refusing = RefusingPort(out var deadPort);
+        var dead = $"http://127.0.0.1:{deadPort}/";
         var front = await StartFrontAsync([dead, worker.Address]);
         using var client = front.Client();
 
@@ -191,8 +200,8 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     [Fact]
     public async Task Connection_failures_count_against_the_destination_in_yarps_passive_health()
     {
-        var dead = $"http://127.0.0.1:{FreePort()}/";
-        var front = await StartFrontAsync([dead]);
+        using var refusing = RefusingPort(out var deadPort);
+        var front = await StartFrontAsync([$"http://127.0.0.1:{deadPort}/"]);
         using var client = front.Client();
 
         for (var i = 0; i < 12; i++)
@@ -235,7 +244,33 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_connection_the_worker_closed_while_idle_is_not_reused()
+    public async Task A_request_that_cannot_be_written_as_it_is_is_left_to_yarp()
+    {
+        var worker = await StartWorkerAsync();
+        var front = await StartFrontAsync([worker.Address]);
+        using var client = front.Client();
+
+        // The front sets the caller header from ?caller=: a key name beyond ASCII.
+        using var response = await client.PostAsync("/echo?caller=caf%C3%A9", new StringContent("x"));
+
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, response.StatusCode);
+        Assert.Equal("tester", (await EchoAsync(client, "/echo?caller=tester", "x")).Caller);
+    }
+
+    [Fact]
+    public async Task A_worker_header_the_caller_could_not_be_sent_is_a_502()
+    {
+        var odd = await StartRawServerAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Name: caf\u00e9\r\n\r\n{}");
+        var front = await StartFrontAsync([$"http://127.0.0.1:{odd}/"]);
+        using var client = front.Client();
+
+        using var response = await client.PostAsync("/echo", new StringContent("x"));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_connection_the_worker_closed_while_idle_does_not_fail_the_next_request()
     {
         var worker = await StartWorkerAsync(keepAlive: TimeSpan.FromSeconds(1));
         var front = await StartFrontAsync([worker.Address]);
@@ -305,7 +340,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         {
             var body = new byte[context.Request.ContentLength ?? 0];
             await context.Request.Body.ReadExactlyAsync(body, context.RequestAborted);
-            context.Request.Headers[ServingHeaders.Caller] = "tester";
+            context.Request.Headers[ServingHeaders.Caller] = context.Request.Query["caller"].FirstOrDefault() ?? "tester";
             if (!await forwarder.TryForwardAsync(context, body))
             {
                 context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
@@ -437,7 +472,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
                 using var connection = await listener.AcceptSocketAsync(stop.Token);
                 var buffer = new byte[4096];
                 await connection.ReceiveAsync(buffer, stop.Token);
-                await connection.SendAsync(Encoding.ASCII.GetBytes(answer), stop.Token);
+                await connection.SendAsync(Encoding.Latin1.GetBytes(answer), stop.Token);
                 connection.Shutdown(SocketShutdown.Both);
             }
         });
@@ -454,6 +489,26 @@ public sealed class DirectForwarderTests : IAsyncLifetime
             await Loop.ContinueWith(_ => { }, TaskScheduler.Default);
             Stop.Dispose();
         }
+    }
+
+    /// <summary>Waits until the front keeps this many idle connections to the endpoint (a connection goes back after the caller has its answer).</summary>
+    private static async Task WaitForIdleAsync(Front front, DnsEndPoint endpoint, int expected)
+    {
+        for (var waited = 0; front.Forwarder.IdleConnections(endpoint) != expected && waited < 5000; waited += 20)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(expected, front.Forwarder.IdleConnections(endpoint));
+    }
+
+    /// <summary>A loopback port that refuses every connection for as long as the socket is held (bound, never listening).</summary>
+    private static Socket RefusingPort(out int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
     }
 
     private static int FreePort()

@@ -15,9 +15,9 @@ namespace Flywheel.Gateway.Proxy;
 /// Forwards an admitted data-plane request (its body already buffered) to an inference worker
 /// without YARP's forwarder and <c>HttpClient</c>: the request goes out in one write on a kept-alive
 /// HTTP/1.1 connection, and the answer is read and passed on as it comes. A request that is alone
-/// in the gateway blocks its thread on the worker's answer, so the kernel wakes that thread
-/// directly when it arrives; concurrent ones use asynchronous socket calls. It is the gateway hop's
-/// largest cost that this cuts (docs/benchmarks.md).
+/// in the gateway, to a worker on this host, waits for the answer on a blocking connection, so the
+/// kernel wakes its thread directly when the answer arrives; concurrent ones use asynchronous
+/// socket calls on connections of their own (docs/benchmarks.md).
 /// <para>
 /// YARP stays the source of truth for the inference cluster: its destinations (from service
 /// discovery), their active and passive health, and its passive health policy, to which every
@@ -96,7 +96,9 @@ public sealed partial class DirectForwarder : IDisposable
             destinations = cluster.DestinationsState.AllDestinations;
         }
 
-        if (destinations.Count == 0 || !CanForward(context.Request))
+        var request = context.Request;
+        var target = request.PathBase.ToUriComponent() + request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
+        if (destinations.Count == 0 || !CanForward(request, target))
         {
             return false;
         }
@@ -109,33 +111,35 @@ public sealed partial class DirectForwarder : IDisposable
 
         var alone = Interlocked.Increment(ref _inFlight) == 1;
         var started = Stopwatch.GetTimestamp();
-        Failure? failure = null;
+        var ok = false;
         try
         {
-            failure = await ExchangeAsync(context, body, cluster, destination, endpoint, alone);
-            if (failure is { Error: ForwarderError.Request, Connected: false } && !context.Response.HasStarted &&
+            var failure = await ExchangeAsync(context, target, body, cluster, destination, endpoint, alone);
+            if (failure is { Error: ForwarderError.Request, MayHaveReachedWorker: false } && !context.Response.HasStarted &&
                 destinations.Where(other => other != destination && EndpointOf(other) is not null).ToList() is { Count: > 0 } others)
             {
                 // Nothing reached a worker: another one gets the request.
                 var next = others[Random.Shared.Next(others.Count)];
                 _metrics.Retried(GatewayRoutes.InferenceCluster);
                 context.Features.Set<IForwarderErrorFeature>(null);
-                failure = await ExchangeAsync(context, body, cluster, next, EndpointOf(next)!, alone);
+                failure = await ExchangeAsync(context, target, body, cluster, next, EndpointOf(next)!, alone);
             }
 
             if (failure is not null && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {
                 context.Response.Clear();
                 await Problems.WriteAsync(context, StatusCodes.Status502BadGateway, "The inference service did not answer.", "inference",
-                    failure.Connected
+                    failure.MayHaveReachedWorker
                         ? "The connection to the inference worker failed before it answered; the prediction may or may not have been made."
                         : "No inference worker could be reached; nothing was predicted.");
             }
+
+            ok = failure is null && !context.RequestAborted.IsCancellationRequested;
         }
         finally
         {
             Interlocked.Decrement(ref _inFlight);
-            _metrics.Forwarded(Stopwatch.GetElapsedTime(started), failure is null && !context.RequestAborted.IsCancellationRequested);
+            _metrics.Forwarded(Stopwatch.GetElapsedTime(started), ok);
         }
 
         return true;
@@ -143,16 +147,19 @@ public sealed partial class DirectForwarder : IDisposable
 
     /// <summary>One exchange with one destination; null when the worker's whole answer reached the caller.</summary>
     private async ValueTask<Failure?> ExchangeAsync(
-        HttpContext context, byte[] body, ClusterState cluster, DestinationState destination, DnsEndPoint endpoint, bool alone)
+        HttpContext context, string target, byte[] body, ClusterState cluster, DestinationState destination, DnsEndPoint endpoint, bool alone)
     {
         var aborted = context.RequestAborted;
         using var activity = Source.StartActivity("POST", ActivityKind.Client);
         activity?.SetTag("http.request.method", "POST");
         activity?.SetTag("server.address", endpoint.Host);
         activity?.SetTag("server.port", endpoint.Port);
-        using var request = BuildRequest(context, body, endpoint, activity ?? Activity.Current);
+        using var request = BuildRequest(context, target, body, endpoint, activity ?? Activity.Current);
 
-        var connection = _pool.TakeIdle(endpoint);
+        // A blocking connect answers at once only on this host.
+        var blocking = alone && LocalSocketConnector.IsLoopback(endpoint.Host);
+        var connection = _pool.TakeIdle(endpoint, blocking);
+        var sent = false;
         for (var attempt = 0; ; attempt++)
         {
             var fresh = connection is null;
@@ -162,24 +169,26 @@ public sealed partial class DirectForwarder : IDisposable
                 connecting.CancelAfter(ConnectTimeout);
                 try
                 {
-                    connection = await _pool.ConnectAsync(endpoint, connecting.Token);
+                    connection = await _pool.ConnectAsync(endpoint, blocking, connecting.Token);
                 }
                 catch (Exception exception) when (exception is SocketException or IOException or OperationCanceledException && !aborted.IsCancellationRequested)
                 {
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                     LogConnectFailed(endpoint.Host, endpoint.Port, exception.Message);
-                    return Fail(context, cluster, destination, new Failure(ForwarderError.Request, exception, Connected: false));
+                    // After a kept-alive connection failed mid-exchange, the request may have reached that worker.
+                    return Fail(context, cluster, destination, new Failure(ForwarderError.Request, exception, MayHaveReachedWorker: sent));
                 }
             }
 
             var received = false;
-            var responded = false;
             try
             {
+                bool reusable;
                 using (aborted.UnsafeRegister(static state => ((WorkerConnection)state!).Abort(), connection))
                 {
-                    await connection.SendAsync(request.Written, alone, aborted);
-                    var head = await ReadHeadAsync(connection, alone, aborted);
+                    sent = true;
+                    await connection.SendAsync(request.Written, aborted);
+                    var head = await ReadHeadAsync(connection, aborted);
                     if (head is null && !fresh && attempt == 0)
                     {
                         // The worker closed a kept-alive connection before reading this request: a new one gets it.
@@ -205,20 +214,21 @@ public sealed partial class DirectForwarder : IDisposable
                         }
                     }
 
-                    responded = true;
-                    await CopyBodyAsync(connection, head, response, alone, aborted);
-                    if (head.KeepAlive)
-                    {
-                        _pool.Return(connection);
-                    }
-                    else
-                    {
-                        connection.Dispose();
-                    }
-
-                    connection = null;
+                    await CopyBodyAsync(connection, head, response, aborted);
+                    reusable = head.KeepAlive;
                 }
 
+                // The abort registration is gone: nothing can close this connection under the next request.
+                if (reusable && !aborted.IsCancellationRequested)
+                {
+                    _pool.Return(connection);
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+
+                connection = null;
                 Report(context, cluster, destination, failure: null);
                 return null;
             }
@@ -234,19 +244,21 @@ public sealed partial class DirectForwarder : IDisposable
 
                 if (!received && !fresh && attempt == 0 && exception is not WorkerProtocolException)
                 {
+                    // A kept-alive connection that broke before any answer: once more on a new one.
                     continue;
                 }
 
                 activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                 LogExchangeFailed(endpoint.Host, endpoint.Port, exception.Message);
-                if (responded)
+                var started = context.Response.HasStarted;
+                if (started)
                 {
                     // Part of the answer went out: the caller must see a broken response, not a short one.
                     context.Abort();
                 }
 
                 return Fail(context, cluster, destination,
-                    new Failure(responded ? ForwarderError.ResponseBodyDestination : ForwarderError.Request, exception, Connected: true));
+                    new Failure(started ? ForwarderError.ResponseBodyDestination : ForwarderError.Request, exception, MayHaveReachedWorker: true));
             }
             catch
             {
@@ -256,7 +268,7 @@ public sealed partial class DirectForwarder : IDisposable
         }
     }
 
-    private static async ValueTask<ResponseHead?> ReadHeadAsync(WorkerConnection connection, bool blocking, CancellationToken cancellationToken)
+    private static async ValueTask<ResponseHead?> ReadHeadAsync(WorkerConnection connection, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -273,14 +285,14 @@ public sealed partial class DirectForwarder : IDisposable
             }
 
             var hadBytes = !connection.Buffered.IsEmpty;
-            if (await connection.FillAsync(blocking, cancellationToken) == 0)
+            if (await connection.FillAsync(cancellationToken) == 0)
             {
                 return hadBytes ? throw new WorkerProtocolException("The worker closed the connection in the middle of its response head.") : null;
             }
         }
     }
 
-    private static async ValueTask CopyBodyAsync(WorkerConnection connection, ResponseHead head, HttpResponse response, bool blocking, CancellationToken cancellationToken)
+    private static async ValueTask CopyBodyAsync(WorkerConnection connection, ResponseHead head, HttpResponse response, CancellationToken cancellationToken)
     {
         if (!head.HasBody)
         {
@@ -290,7 +302,7 @@ public sealed partial class DirectForwarder : IDisposable
         if (head.ContentLength is { } length)
         {
             response.ContentLength = length;
-            await CopyAsync(connection, response, length, blocking, cancellationToken);
+            await CopyAsync(connection, response, length, cancellationToken);
             return;
         }
 
@@ -305,7 +317,7 @@ public sealed partial class DirectForwarder : IDisposable
                     connection.Consume(connection.Buffered.Length);
                 }
 
-                if (await connection.FillAsync(blocking, cancellationToken) == 0)
+                if (await connection.FillAsync(cancellationToken) == 0)
                 {
                     return;
                 }
@@ -318,7 +330,7 @@ public sealed partial class DirectForwarder : IDisposable
             int consumed;
             while (!Http1.TryParseChunkSize(connection.Buffered, out size, out consumed))
             {
-                await FillOrThrowAsync(connection, blocking, cancellationToken);
+                await FillOrThrowAsync(connection, cancellationToken);
             }
 
             connection.Consume(consumed);
@@ -326,17 +338,17 @@ public sealed partial class DirectForwarder : IDisposable
             {
                 while (!Http1.TryConsumeTrailers(connection.Buffered, out consumed))
                 {
-                    await FillOrThrowAsync(connection, blocking, cancellationToken);
+                    await FillOrThrowAsync(connection, cancellationToken);
                 }
 
                 connection.Consume(consumed);
                 return;
             }
 
-            await CopyAsync(connection, response, size, blocking, cancellationToken);
+            await CopyAsync(connection, response, size, cancellationToken);
             while (connection.Buffered.Length < 2)
             {
-                await FillOrThrowAsync(connection, blocking, cancellationToken);
+                await FillOrThrowAsync(connection, cancellationToken);
             }
 
             if (!connection.Buffered[..2].SequenceEqual("\r\n"u8))
@@ -348,14 +360,14 @@ public sealed partial class DirectForwarder : IDisposable
         }
     }
 
-    private static async ValueTask CopyAsync(WorkerConnection connection, HttpResponse response, long length, bool blocking, CancellationToken cancellationToken)
+    private static async ValueTask CopyAsync(WorkerConnection connection, HttpResponse response, long length, CancellationToken cancellationToken)
     {
         var remaining = length;
         while (remaining > 0)
         {
             if (connection.Buffered.IsEmpty)
             {
-                await FillOrThrowAsync(connection, blocking, cancellationToken);
+                await FillOrThrowAsync(connection, cancellationToken);
             }
 
             var take = (int)Math.Min(remaining, connection.Buffered.Length);
@@ -365,20 +377,20 @@ public sealed partial class DirectForwarder : IDisposable
         }
     }
 
-    private static async ValueTask FillOrThrowAsync(WorkerConnection connection, bool blocking, CancellationToken cancellationToken)
+    private static async ValueTask FillOrThrowAsync(WorkerConnection connection, CancellationToken cancellationToken)
     {
-        if (await connection.FillAsync(blocking, cancellationToken) == 0)
+        if (await connection.FillAsync(cancellationToken) == 0)
         {
             throw new WorkerProtocolException("The worker closed the connection before its response ended.");
         }
     }
 
     /// <summary>The request as YARP would send it: the caller's headers but hop-by-hop ones, the destination as host, X-Forwarded-*, the trace context.</summary>
-    private static RequestBytes BuildRequest(HttpContext context, byte[] body, DnsEndPoint endpoint, Activity? activity)
+    private static RequestBytes BuildRequest(HttpContext context, string target, byte[] body, DnsEndPoint endpoint, Activity? activity)
     {
         var request = context.Request;
         var bytes = new RequestBytes(512 + body.Length);
-        bytes.RequestLine(request.Method, request.PathBase.ToUriComponent() + request.Path.ToUriComponent() + request.QueryString.ToUriComponent());
+        bytes.RequestLine(request.Method, target);
         bytes.TryHeader("Host", endpoint.Port == 80 ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}");
         foreach (var (name, values) in request.Headers)
         {
@@ -416,9 +428,18 @@ public sealed partial class DirectForwarder : IDisposable
         return bytes;
     }
 
-    /// <summary>Whether every header can be written as it is; one that cannot (a control character) goes to YARP, which refuses it as it always has.</summary>
-    private static bool CanForward(HttpRequest request)
+    /// <summary>
+    /// Whether the target and every header can be written as they are. A request with one that
+    /// cannot (beyond ASCII, or a control character) goes to YARP, which encodes or refuses it as it
+    /// always has.
+    /// </summary>
+    private static bool CanForward(HttpRequest request, string target)
     {
+        if (!Http1.IsRequestTarget(target) || !Http1.IsToken(request.Method))
+        {
+            return false;
+        }
+
         foreach (var (name, values) in request.Headers)
         {
             if (RequestHeadersNotForwarded.Contains(name))
@@ -466,7 +487,7 @@ public sealed partial class DirectForwarder : IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    private sealed record Failure(ForwarderError Error, Exception Exception, bool Connected);
+    private sealed record Failure(ForwarderError Error, Exception Exception, bool MayHaveReachedWorker);
 
     private sealed class ForwardError(ForwarderError error, Exception exception) : IForwarderErrorFeature
     {

@@ -71,8 +71,15 @@ internal static class Http1
                 throw new WorkerProtocolException("A response header line is malformed.");
             }
 
+            var rawValue = line[(colon + 1)..].Trim(" \t"u8);
+            if (!IsToken(line[..colon]) || !IsFieldValue(rawValue))
+            {
+                // Kestrel would refuse to pass such a header on to the caller.
+                throw new WorkerProtocolException("A response header has a name or value that is not visible ASCII.");
+            }
+
             var name = Encoding.ASCII.GetString(line[..colon]);
-            var value = Encoding.Latin1.GetString(line[(colon + 1)..].Trim(" \t"u8));
+            var value = Encoding.ASCII.GetString(rawValue);
             if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length) ||
@@ -85,12 +92,14 @@ internal static class Http1
             }
             else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
-                // Chunked must be the last coding; anything else can only be read to the end of the connection.
-                chunked = value.TrimEnd().EndsWith("chunked", StringComparison.OrdinalIgnoreCase);
-                if (!chunked)
+                // Only chunked is decoded; a body in another coding would reach the caller still coded, without the header that says so.
+                if (value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is not [var coding] ||
+                    !coding.Equals("chunked", StringComparison.OrdinalIgnoreCase) || chunked)
                 {
-                    keepAlive = false;
+                    throw new WorkerProtocolException($"The response's transfer coding '{value}' is not chunked alone.");
                 }
+
+                chunked = true;
             }
             else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
             {
@@ -107,7 +116,13 @@ internal static class Http1
             headers.Add(new(name, value));
         }
 
-        // A Transfer-Encoding overrides a Content-Length (RFC 9112 6.3).
+        // A Transfer-Encoding overrides a Content-Length, and the connection is closed after such a
+        // message (RFC 9112 6.3): the two could be read differently by something in between.
+        if (chunked && contentLength is not null)
+        {
+            keepAlive = false;
+        }
+
         head = new ResponseHead(status, headers, chunked ? null : contentLength, chunked, keepAlive);
         if (head.HasBody && !chunked && contentLength is null)
         {
@@ -177,6 +192,87 @@ internal static class Http1
         }
     }
 
+    /// <summary>A header name: one or more token characters (RFC 9110 5.6.2).</summary>
+    public static bool IsToken(ReadOnlySpan<char> name)
+    {
+        if (name.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c <= ' ' || c >= 0x7F || "\"(),/:;<=>?@[\\]{}".Contains(c, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool IsToken(ReadOnlySpan<byte> name)
+    {
+        Span<char> chars = stackalloc char[Math.Min(name.Length, 256)];
+        if (name.Length > chars.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < name.Length; i++)
+        {
+            chars[i] = (char)name[i];
+        }
+
+        return IsToken(chars);
+    }
+
+    /// <summary>A header value of visible ASCII, spaces and tabs: what Kestrel passes on without an encoding of its own.</summary>
+    public static bool IsFieldValue(ReadOnlySpan<char> value)
+    {
+        foreach (var c in value)
+        {
+            if ((c < ' ' && c != '\t') || c >= 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool IsFieldValue(ReadOnlySpan<byte> value)
+    {
+        foreach (var b in value)
+        {
+            if ((b < ' ' && b != '\t') || b >= 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A request target as it may stand in the request line: visible ASCII only (Kestrel gives the path and query escaped).</summary>
+    public static bool IsRequestTarget(string target)
+    {
+        if (target.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var c in target)
+        {
+            if (c <= ' ' || c >= 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private static int ParseStatusLine(ReadOnlySpan<byte> line, out bool http10)
     {
         // HTTP/1.1 200 OK
@@ -206,8 +302,9 @@ internal static class Http1
 
 /// <summary>
 /// An HTTP/1.1 request's bytes in a pooled buffer: the head, then the body, for one send. A header
-/// name or value holding a line break or another control character is refused
-/// (<see cref="TryHeader"/> is false), so no value can add a header or end the head early.
+/// name that is not a token, or a value with a line break, another control character or anything
+/// beyond ASCII, is refused (<see cref="TryHeader"/> is false): no value can add a header or end
+/// the head early, and the worker reads every byte as it was meant.
 /// </summary>
 internal sealed class RequestBytes : IDisposable
 {
@@ -218,6 +315,7 @@ internal sealed class RequestBytes : IDisposable
 
     public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
+    /// <summary>The request line; the target must pass <see cref="Http1.IsRequestTarget"/>.</summary>
     public void RequestLine(string method, string pathAndQuery)
     {
         Ascii(method);
@@ -237,13 +335,13 @@ internal sealed class RequestBytes : IDisposable
 
         Ascii(name);
         Ascii(": ");
-        Latin1(value);
+        Ascii(value);
         Ascii("\r\n");
         return true;
     }
 
     /// <summary>Whether the header can be written without changing the head's structure.</summary>
-    public static bool CanWrite(string name, string? value) => name.Length > 0 && IsToken(name) && IsFieldValue(value ?? "");
+    public static bool CanWrite(string name, string? value) => Http1.IsToken(name) && Http1.IsFieldValue(value ?? "");
 
     public void EndHead() => Ascii("\r\n");
 
@@ -270,12 +368,6 @@ internal sealed class RequestBytes : IDisposable
         _length += Encoding.ASCII.GetBytes(text, _buffer.AsSpan(_length));
     }
 
-    private void Latin1(string text)
-    {
-        Reserve(text.Length);
-        _length += Encoding.Latin1.GetBytes(text, _buffer.AsSpan(_length));
-    }
-
     private void Reserve(int count)
     {
         if (_length + count <= _buffer.Length)
@@ -287,31 +379,5 @@ internal sealed class RequestBytes : IDisposable
         _buffer.AsSpan(0, _length).CopyTo(larger);
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = larger;
-    }
-
-    private static bool IsToken(string name)
-    {
-        foreach (var c in name)
-        {
-            if (c <= ' ' || c >= 0x7F || "\"(),/:;<=>?@[\\]{}".Contains(c, StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static bool IsFieldValue(string value)
-    {
-        foreach (var c in value)
-        {
-            if ((c < ' ' && c != '\t') || c == 0x7F || c > 0xFF)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

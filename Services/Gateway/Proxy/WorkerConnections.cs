@@ -7,8 +7,9 @@ namespace Flywheel.Gateway.Proxy;
 
 /// <summary>
 /// One kept-alive HTTP/1.1 connection from the gateway to an inference worker, with the bytes read
-/// from it and not used yet. Reads and writes either block the calling thread (a request that is
-/// alone, <see cref="DirectForwarder"/>) or go through the socket's asynchronous calls.
+/// from it and not used yet. A blocking connection is only ever read and written with blocking
+/// calls, so it stays a blocking socket in the kernel and a waiting thread is woken by the kernel
+/// itself; any other only with asynchronous ones.
 /// </summary>
 internal sealed class WorkerConnection : IDisposable
 {
@@ -17,16 +18,16 @@ internal sealed class WorkerConnection : IDisposable
     private int _start;
     private int _end;
 
-    public WorkerConnection(Socket socket, DnsEndPoint endpoint)
+    public WorkerConnection(Socket socket, DnsEndPoint endpoint, bool blocking)
     {
         _socket = socket;
         Endpoint = endpoint;
+        Blocking = blocking;
     }
 
     public DnsEndPoint Endpoint { get; }
 
-    /// <summary>How many exchanges finished on this connection before the current one.</summary>
-    public int Exchanges { get; set; }
+    public bool Blocking { get; }
 
     /// <summary>When it was put back in the pool (<see cref="Environment.TickCount64"/>).</summary>
     public long IdleSince { get; set; }
@@ -45,7 +46,7 @@ internal sealed class WorkerConnection : IDisposable
     }
 
     /// <summary>Reads what the worker sent next, after the bytes still buffered; 0 at the end of the connection.</summary>
-    public async ValueTask<int> FillAsync(bool blocking, CancellationToken cancellationToken)
+    public async ValueTask<int> FillAsync(CancellationToken cancellationToken)
     {
         if (_start > 0)
         {
@@ -59,18 +60,18 @@ internal sealed class WorkerConnection : IDisposable
             throw new WorkerProtocolException($"More than {_buffer.Length} bytes arrived without the line or head they should end.");
         }
 
-        var read = blocking
+        var read = Blocking
             ? _socket.Receive(_buffer, _end, _buffer.Length - _end, SocketFlags.None)
             : await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
         _end += read;
         return read;
     }
 
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, bool blocking, CancellationToken cancellationToken)
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         while (!bytes.IsEmpty)
         {
-            var sent = blocking
+            var sent = Blocking
                 ? _socket.Send(bytes.Span, SocketFlags.None)
                 : await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
             bytes = bytes[sent..];
@@ -106,19 +107,32 @@ internal sealed class WorkerConnection : IDisposable
 }
 
 /// <summary>
-/// Idle connections to the inference workers, per worker endpoint. A connection idle for longer
-/// than the idle limit is closed rather than reused (the worker's Kestrel closes its own idle ones
-/// after two minutes), and so is one the worker closed meanwhile.
+/// Idle connections to the inference workers, per worker endpoint and kind (blocking or not). A
+/// connection idle for longer than the idle limit, or one the worker closed meanwhile, is closed
+/// rather than reused: when it would be taken, and by a sweep every half limit, so that the ones
+/// left under a burst's worth of newer ones do not linger.
 /// </summary>
-internal sealed class WorkerConnectionPool(LocalSocketConnector connector, TimeSpan idleLimit, int maxIdlePerEndpoint) : IDisposable
+internal sealed class WorkerConnectionPool : IDisposable
 {
-    private readonly ConcurrentDictionary<DnsEndPoint, ConcurrentStack<WorkerConnection>> _idle = new();
-    private bool _disposed;
+    private readonly ConcurrentDictionary<(DnsEndPoint Endpoint, bool Blocking), ConcurrentStack<WorkerConnection>> _idle = new();
+    private readonly LocalSocketConnector _connector;
+    private readonly long _idleLimitMilliseconds;
+    private readonly int _maxIdlePerEndpoint;
+    private readonly Timer _sweeper;
+    private volatile bool _disposed;
 
-    /// <summary>An idle connection to the endpoint that still looks open, or null.</summary>
-    public WorkerConnection? TakeIdle(DnsEndPoint endpoint)
+    public WorkerConnectionPool(LocalSocketConnector connector, TimeSpan idleLimit, int maxIdlePerEndpoint)
     {
-        if (!_idle.TryGetValue(endpoint, out var stack))
+        _connector = connector;
+        _idleLimitMilliseconds = (long)idleLimit.TotalMilliseconds;
+        _maxIdlePerEndpoint = maxIdlePerEndpoint;
+        _sweeper = new Timer(static pool => ((WorkerConnectionPool)pool!).Sweep(), this, idleLimit / 2, idleLimit / 2);
+    }
+
+    /// <summary>An idle connection of the kind to the endpoint that still looks open, or null.</summary>
+    public WorkerConnection? TakeIdle(DnsEndPoint endpoint, bool blocking)
+    {
+        if (!_idle.TryGetValue((endpoint, blocking), out var stack))
         {
             return null;
         }
@@ -126,7 +140,7 @@ internal sealed class WorkerConnectionPool(LocalSocketConnector connector, TimeS
         var now = Environment.TickCount64;
         while (stack.TryPop(out var connection))
         {
-            if (now - connection.IdleSince <= idleLimit.TotalMilliseconds && !connection.LooksClosed())
+            if (Usable(connection, now))
             {
                 return connection;
             }
@@ -137,29 +151,65 @@ internal sealed class WorkerConnectionPool(LocalSocketConnector connector, TimeS
         return null;
     }
 
-    public async ValueTask<WorkerConnection> ConnectAsync(DnsEndPoint endpoint, CancellationToken cancellationToken) =>
-        new(await connector.ConnectSocketAsync(endpoint, cancellationToken), endpoint);
+    /// <summary>A new connection; a blocking one is connected with a blocking call (loopback addresses only).</summary>
+    public async ValueTask<WorkerConnection> ConnectAsync(DnsEndPoint endpoint, bool blocking, CancellationToken cancellationToken) =>
+        blocking
+            ? new(_connector.ConnectSocket(endpoint), endpoint, blocking: true)
+            : new(await _connector.ConnectSocketAsync(endpoint, cancellationToken), endpoint, blocking: false);
 
     /// <summary>Keeps a connection whose exchange finished cleanly for the next request.</summary>
     public void Return(WorkerConnection connection)
     {
-        var stack = _idle.GetOrAdd(connection.Endpoint, _ => new ConcurrentStack<WorkerConnection>());
-        if (Volatile.Read(ref _disposed) || stack.Count >= maxIdlePerEndpoint)
+        var stack = _idle.GetOrAdd((connection.Endpoint, connection.Blocking), _ => new ConcurrentStack<WorkerConnection>());
+        if (_disposed || stack.Count >= _maxIdlePerEndpoint)
         {
             connection.Dispose();
             return;
         }
 
-        connection.Exchanges++;
         connection.IdleSince = Environment.TickCount64;
         stack.Push(connection);
+        if (_disposed && stack.TryPop(out var late))
+        {
+            // Disposed while this one was being put back.
+            late.Dispose();
+        }
     }
 
-    public int IdleCount(DnsEndPoint endpoint) => _idle.TryGetValue(endpoint, out var stack) ? stack.Count : 0;
+    public int IdleCount(DnsEndPoint endpoint) =>
+        (_idle.TryGetValue((endpoint, false), out var pooled) ? pooled.Count : 0) + (_idle.TryGetValue((endpoint, true), out var blocking) ? blocking.Count : 0);
+
+    /// <summary>Closes the idle connections that are past the limit or were closed by the worker.</summary>
+    public void Sweep()
+    {
+        var now = Environment.TickCount64;
+        foreach (var stack in _idle.Values)
+        {
+            var kept = new List<WorkerConnection>();
+            while (stack.TryPop(out var connection))
+            {
+                if (!_disposed && Usable(connection, now))
+                {
+                    kept.Add(connection);
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+            }
+
+            // Back in the order they were in: the most recently used on top.
+            for (var i = kept.Count - 1; i >= 0; i--)
+            {
+                stack.Push(kept[i]);
+            }
+        }
+    }
 
     public void Dispose()
     {
-        Volatile.Write(ref _disposed, true);
+        _disposed = true;
+        _sweeper.Dispose();
         foreach (var stack in _idle.Values)
         {
             while (stack.TryPop(out var connection))
@@ -168,4 +218,6 @@ internal sealed class WorkerConnectionPool(LocalSocketConnector connector, TimeS
             }
         }
     }
+
+    private bool Usable(WorkerConnection connection, long now) => now - connection.IdleSince <= _idleLimitMilliseconds && !connection.LooksClosed();
 }
