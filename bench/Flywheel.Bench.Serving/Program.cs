@@ -79,7 +79,15 @@ builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
 // ("NAME=value;NAME=value") sets variables for the platform's services only, not for this process
 // (the load generator): for trying runtime settings on the servers alone; "gateway:NAME=value"
 // sets one for the named service only.
-var serviceEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
+// The services run as they would be deployed (Production), not as `./flywheel up` runs them for a
+// developer: Development adds ASP.NET Core's developer exception page to every request's pipeline
+// and checks every scoped service resolution. A run can still ask for Development through
+// FLYWHEEL_BENCH_SERVICE_ENV.
+var serviceEnvironment = new Dictionary<string, string>(StringComparer.Ordinal)
+{
+    ["ASPNETCORE_ENVIRONMENT"] = "Production",
+    ["DOTNET_ENVIRONMENT"] = "Production",
+};
 if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_PROFILE") == "1")
 {
     serviceEnvironment["DOTNET_PerfMapEnabled"] = "1";
