@@ -51,8 +51,9 @@ public sealed class GatewayOptions
     /// <summary>
     /// Forwards admitted predict, infer and feedback calls to the inference workers on kept-alive
     /// HTTP/1.1 connections of the gateway's own instead of through YARP's forwarder and
-    /// <c>HttpClient</c>; a call that is alone blocks its thread on the worker's answer. YARP keeps
-    /// the destinations, their health and every other route (docs/serving.md, "Traffic").
+    /// <c>HttpClient</c>; a call that is alone, to a worker on this host, waits for the answer on a
+    /// blocking connection. YARP keeps the destinations, their health and every other route
+    /// (docs/serving.md, "Traffic").
     /// </summary>
     public bool DirectForwarding { get; set; } = true;
 

@@ -44,6 +44,30 @@ public sealed class GatewayTransportTests
         Assert.Equal(throughSockets, primary.ConnectCallback is not null);
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    public async Task Predictions_take_the_direct_path_by_default_and_the_setting_leaves_them_to_yarp(string? setting, bool direct)
+    {
+        // YARP's state pulls in service discovery, which only disposes asynchronously.
+        await using var services = GatewayServices("DirectForwarding", setting);
+
+        Assert.Equal(direct, services.GetRequiredService<Flywheel.Gateway.Proxy.DirectForwarder>().Enabled);
+    }
+
+    [Theory]
+    [InlineData("00:00:00.500")]
+    [InlineData("00:02:01")]
+    public void An_idle_limit_for_direct_connections_outside_one_second_to_two_minutes_is_refused(string limit)
+    {
+        using var services = GatewayServices("DirectConnectionIdleTimeout", limit);
+
+        var refused = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<GatewayOptions>>().Value);
+        Assert.Contains("Flywheel:Gateway is invalid", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(new GatewayOptions { DirectConnectionIdleTimeout = TimeSpan.Parse(limit, System.Globalization.CultureInfo.InvariantCulture) }.Validate(),
+            error => error.StartsWith("DirectConnectionIdleTimeout must be between 1 s and 2 minutes", StringComparison.Ordinal));
+    }
+
     /// <summary>The gateway's services as its host registers them, with one gateway setting given (or left unset).</summary>
     private static ServiceProvider GatewayServices(string setting, string? value)
     {
