@@ -314,7 +314,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     /// <summary>The gateway's arrangement in miniature: YARP's state for the inference cluster, its passive health policy, and the forwarder on every POST.</summary>
     private async Task<Front> StartFrontAsync(string[] destinations, string? socketFolder = null)
     {
-        var port = FreePort();
+        var port = LocalSocketsTests.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
@@ -366,7 +366,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     /// <summary>A Kestrel standing in for an inference worker: it echoes what it received and answers in each framing on its own path.</summary>
     private async Task<Worker> StartWorkerAsync(bool withSocket = false, TimeSpan? keepAlive = null)
     {
-        var port = FreePort();
+        var port = LocalSocketsTests.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
@@ -509,12 +509,5 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         return socket;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
 }

@@ -178,7 +178,8 @@ public sealed class LocalSocketsTests : IDisposable
         return new RunningService(app, port);
     }
 
-    private static int FreePort()
+    /// <summary>A loopback TCP port nobody listens on at the moment of asking.</summary>
+    internal static int FreePort()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

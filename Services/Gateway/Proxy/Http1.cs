@@ -195,37 +195,31 @@ internal static class Http1
     /// <summary>A header name: one or more token characters (RFC 9110 5.6.2).</summary>
     public static bool IsToken(ReadOnlySpan<char> name)
     {
-        if (name.IsEmpty)
-        {
-            return false;
-        }
-
         foreach (var c in name)
         {
-            if (c <= ' ' || c >= 0x7F || "\"(),/:;<=>?@[\\]{}".Contains(c, StringComparison.Ordinal))
+            if (!IsTokenChar(c))
             {
                 return false;
             }
         }
 
-        return true;
+        return !name.IsEmpty;
     }
 
     public static bool IsToken(ReadOnlySpan<byte> name)
     {
-        Span<char> chars = stackalloc char[Math.Min(name.Length, 256)];
-        if (name.Length > chars.Length)
+        foreach (var b in name)
         {
-            return false;
+            if (!IsTokenChar(b))
+            {
+                return false;
+            }
         }
 
-        for (var i = 0; i < name.Length; i++)
-        {
-            chars[i] = (char)name[i];
-        }
-
-        return IsToken(chars);
+        return !name.IsEmpty;
     }
+
+    private static bool IsTokenChar(int c) => c > ' ' && c < 0x7F && "\"(),/:;<=>?@[\\]{}".IndexOf((char)c, StringComparison.Ordinal) < 0;
 
     /// <summary>A header value of visible ASCII, spaces and tabs: what Kestrel passes on without an encoding of its own.</summary>
     public static bool IsFieldValue(ReadOnlySpan<char> value)
