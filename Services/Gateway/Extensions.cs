@@ -4,8 +4,6 @@ using Flywheel.Gateway.Keys;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Flywheel.Gateway.Traffic;
-using Flywheel.Gateway.Transport;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
@@ -55,11 +53,6 @@ internal static class Extensions
 #pragma warning restore EXTEXP0001
 
         builder.Services.Configure<SocketTransportOptions>(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
-        if (options.ConnectionThreads > 0)
-        {
-            builder.Services.AddConnectionThreadTransport();
-        }
-
         builder.Services.AddRequestTimeouts();
         builder.Services.AddSingleton<IForwarderHttpClientFactory, GatewayForwarderHttpClientFactory>();
         builder.Services.AddReverseProxy()
@@ -75,18 +68,6 @@ internal static class Extensions
 
                 return ValueTask.CompletedTask;
             }));
-    }
-
-    /// <summary>
-    /// Kestrel binds the host's TCP endpoints with <see cref="ConnectionThreadTransport"/>: the last
-    /// registered transport that can bind an endpoint binds it, and the host registered its socket
-    /// transport before this.
-    /// </summary>
-    public static IServiceCollection AddConnectionThreadTransport(this IServiceCollection services)
-    {
-        services.AddSingleton<ConnectionThreadTransport>();
-        services.AddSingleton<IConnectionListenerFactory>(provider => provider.GetRequiredService<ConnectionThreadTransport>());
-        return services;
     }
 
     /// <summary>Keys, limits, body size, traffic split and shadows, before anything is proxied.</summary>

@@ -57,15 +57,6 @@ public sealed class GatewayOptions
     /// </summary>
     public bool DirectForwarding { get; set; } = true;
 
-    /// <summary>
-    /// How many client connections at once get a thread of their own, which reads the connection
-    /// with blocking calls and runs its requests where it read them: no socket event thread and no
-    /// thread-pool hand-off between a request's arrival and its handling, and a forward to a worker
-    /// on this host waits on the same thread (<see cref="Transport.ConnectionThreadTransport"/>).
-    /// Connections beyond it get Kestrel's socket transport. 0: Kestrel's socket transport for all.
-    /// </summary>
-    public int ConnectionThreads { get; set; } = 128;
-
     /// <summary>How long an idle direct connection to a worker is kept for the next call.</summary>
     public TimeSpan DirectConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -99,11 +90,6 @@ public sealed class GatewayOptions
         if (DirectConnectionIdleTimeout < TimeSpan.FromSeconds(1) || DirectConnectionIdleTimeout > TimeSpan.FromMinutes(2))
         {
             yield return "DirectConnectionIdleTimeout must be between 1 s and 2 minutes (a worker closes its own idle connections after two).";
-        }
-
-        if (ConnectionThreads is < 0 or > 4096)
-        {
-            yield return "ConnectionThreads must be between 0 (Kestrel's socket transport only) and 4096.";
         }
 
         if (ShadowQueueCapacity < 1 || ShadowConcurrency < 1)

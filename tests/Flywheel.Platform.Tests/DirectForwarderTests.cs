@@ -175,38 +175,6 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Calls_on_threads_that_own_their_client_connections_wait_for_the_worker_on_blocking_connections()
-    {
-        var worker = await StartWorkerAsync(withSocket: true);
-        var front = await StartFrontAsync([worker.Address], socketFolder: _folder);
-        var clients = Enumerable.Range(0, 4).Select(_ => front.Client(oneConnection: true)).ToList();
-        var endpoint = new DnsEndPoint("127.0.0.1", worker.Port);
-
-        // Each client's first call opens its connection; every later one is read, handled and forwarded on that connection's thread.
-        foreach (var client in clients)
-        {
-            await EchoAsync(client, "/echo", "first");
-        }
-
-        var bodies = await Task.WhenAll(clients.Select(async (client, c) =>
-        {
-            var answers = new List<string>();
-            for (var i = 0; i < 25; i++)
-            {
-                answers.Add((await EchoAsync(client, "/echo", $"{c}.{i}")).Body);
-            }
-
-            return answers;
-        }));
-
-        Assert.Equal(clients.Select((_, c) => Enumerable.Range(0, 25).Select(i => $"{c}.{i}")), bodies);
-        // However the calls overlapped, none of them used an asynchronous connection to the worker.
-        Assert.Equal(0, front.Forwarder.IdleConnections(endpoint, blocking: false));
-        Assert.InRange(front.Forwarder.IdleConnections(endpoint, blocking: true), 1, clients.Count);
-        clients.ForEach(client => client.Dispose());
-    }
-
-    [Fact]
     public async Task A_destination_that_refuses_connections_hands_the_request_to_another_and_alone_gets_a_502_problem()
     {
         var worker = await StartWorkerAsync();
@@ -344,7 +312,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         bool Chunked, string Transport, string Connection);
 
     /// <summary>The gateway's arrangement in miniature: YARP's state for the inference cluster, its passive health policy, and the forwarder on every POST.</summary>
-    private async Task<Front> StartFrontAsync(string[] destinations, string? socketFolder = null, int connectionThreads = 128)
+    private async Task<Front> StartFrontAsync(string[] destinations, string? socketFolder = null)
     {
         var port = LocalSocketsTests.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
@@ -353,9 +321,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
         builder.Services.AddProblemDetails();
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<GatewayMetrics>();
-        builder.Services.AddOptions<GatewayOptions>().Configure(options => options.ConnectionThreads = connectionThreads);
-        // Client connections as the gateway takes them: with threads of their own, up to the limit.
-        builder.Services.AddConnectionThreadTransport();
+        builder.Services.AddOptions<GatewayOptions>();
         builder.Services.AddSingleton(new LocalSocketConnector(socketFolder, NullLogger<LocalSocketConnector>.Instance));
         builder.Services.AddSingleton<DirectForwarder>();
         builder.Services.AddReverseProxy().LoadFromMemory([], [new ClusterConfig
@@ -388,8 +354,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
 
     private sealed record Front(WebApplication App, int Port, DirectForwarder Forwarder) : IAsyncDisposable
     {
-        public HttpClient Client(bool oneConnection = false) =>
-            new(new SocketsHttpHandler { MaxConnectionsPerServer = oneConnection ? 1 : int.MaxValue }) { BaseAddress = new Uri($"http://127.0.0.1:{Port}") };
+        public HttpClient Client() => new() { BaseAddress = new Uri($"http://127.0.0.1:{Port}") };
 
         public async ValueTask DisposeAsync()
         {

@@ -1,8 +1,5 @@
 using Flywheel.Contracts;
-using System.Net;
 using Flywheel.Gateway;
-using Flywheel.Gateway.Transport;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,9 +9,8 @@ using Microsoft.Extensions.Options;
 namespace Flywheel.Platform.Tests;
 
 /// <summary>
-/// The gateway's Kestrel transport as its host resolves it: client connections get threads of their
-/// own up to <c>Flywheel:Gateway:ConnectionThreads</c>, and on Kestrel's socket transport a request
-/// runs on the thread that read it unless <c>Flywheel:Gateway:InlineScheduling</c> says otherwise.
+/// The gateway's Kestrel transport as its host resolves it: a request runs on the thread that
+/// read it unless <c>Flywheel:Gateway:InlineScheduling</c> says otherwise.
 /// </summary>
 public sealed class GatewayTransportTests
 {
@@ -28,43 +24,6 @@ public sealed class GatewayTransportTests
 
         Assert.Equal(inline, services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
         Assert.Equal(inline, services.GetRequiredService<IOptions<GatewayOptions>>().Value.InlineScheduling);
-    }
-
-    [Theory]
-    [InlineData(null, 128)]
-    [InlineData("16", 16)]
-    [InlineData("0", 0)]
-    public void Client_connections_get_threads_of_their_own_up_to_the_setting_and_zero_leaves_them_to_kestrels_socket_transport(string? setting, int threads)
-    {
-        using var services = GatewayServices("ConnectionThreads", setting);
-
-        // Kestrel binds with the last registered transport that can bind the endpoint.
-        var binding = services.GetServices<IConnectionListenerFactory>().Last(factory =>
-            factory is not IConnectionListenerFactorySelector selector || selector.CanBind(new IPEndPoint(IPAddress.Loopback, 8080)));
-        if (threads == 0)
-        {
-            Assert.IsType<SocketTransportFactory>(binding);
-            Assert.Null(services.GetService<ConnectionThreadTransport>());
-        }
-        else
-        {
-            Assert.Equal(threads, Assert.IsType<ConnectionThreadTransport>(binding).MaxThreads);
-            // A Unix socket endpoint stays with Kestrel's own transport.
-            Assert.False(((IConnectionListenerFactorySelector)binding).CanBind(new System.Net.Sockets.UnixDomainSocketEndPoint("/tmp/x.sock")));
-        }
-    }
-
-    [Theory]
-    [InlineData("-1")]
-    [InlineData("4097")]
-    public void A_connection_thread_limit_outside_zero_to_4096_is_refused(string limit)
-    {
-        using var services = GatewayServices("ConnectionThreads", limit);
-
-        var refused = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<GatewayOptions>>().Value);
-        Assert.Contains("Flywheel:Gateway is invalid", refused.Message, StringComparison.Ordinal);
-        Assert.Contains(new GatewayOptions { ConnectionThreads = int.Parse(limit, System.Globalization.CultureInfo.InvariantCulture) }.Validate(),
-            error => error.StartsWith("ConnectionThreads must be between 0", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Flywheel.Gateway.Transport;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy;
 using Yarp.ReverseProxy.Forwarder;
@@ -16,10 +15,9 @@ namespace Flywheel.Gateway.Proxy;
 /// Forwards an admitted data-plane request (its body already buffered) to an inference worker
 /// without YARP's forwarder and <c>HttpClient</c>: the request goes out in one write on a kept-alive
 /// HTTP/1.1 connection, and the answer is read and passed on as it comes. A request that is alone
-/// in the gateway, or runs on a thread that owns its client connection
-/// (<see cref="ConnectionThreadTransport"/>), waits for the answer from a worker on this host on a
-/// blocking connection, so the kernel wakes its thread directly when the answer arrives; others
-/// use asynchronous socket calls on connections of their own (docs/benchmarks.md).
+/// in the gateway, to a worker on this host, waits for the answer on a blocking connection, so the
+/// kernel wakes its thread directly when the answer arrives; concurrent ones use asynchronous
+/// socket calls on connections of their own (docs/benchmarks.md).
 /// <para>
 /// YARP stays the source of truth for the inference cluster: its destinations (from service
 /// discovery), their active and passive health, and its passive health policy, to which every
@@ -80,9 +78,6 @@ public sealed partial class DirectForwarder : IDisposable
 
     /// <summary>Idle connections kept for the endpoint (for tests and diagnostics).</summary>
     public int IdleConnections(DnsEndPoint endpoint) => _pool.IdleCount(endpoint);
-
-    /// <summary>Idle connections of one kind (blocking or asynchronous) kept for the endpoint.</summary>
-    public int IdleConnections(DnsEndPoint endpoint, bool blocking) => _pool.IdleCount(endpoint, blocking);
 
     /// <summary>
     /// Forwards the request and writes the worker's answer (or a 502) to the caller. False when it
@@ -161,9 +156,8 @@ public sealed partial class DirectForwarder : IDisposable
         activity?.SetTag("server.port", endpoint.Port);
         using var request = BuildRequest(context, target, body, endpoint, activity ?? Activity.Current);
 
-        // A blocking connect answers at once only on this host. A thread that owns a client
-        // connection may block: nothing else waits for it.
-        var blocking = (alone || ConnectionThreadTransport.IsConnectionThread) && LocalSocketConnector.IsLoopback(endpoint.Host);
+        // A blocking connect answers at once only on this host.
+        var blocking = alone && LocalSocketConnector.IsLoopback(endpoint.Host);
         var connection = _pool.TakeIdle(endpoint, blocking);
         var sent = false;
         for (var attempt = 0; ; attempt++)

@@ -176,9 +176,8 @@ internal sealed class WorkerConnectionPool : IDisposable
         }
     }
 
-    public int IdleCount(DnsEndPoint endpoint) => IdleCount(endpoint, blocking: false) + IdleCount(endpoint, blocking: true);
-
-    public int IdleCount(DnsEndPoint endpoint, bool blocking) => _idle.TryGetValue((endpoint, blocking), out var stack) ? stack.Count : 0;
+    public int IdleCount(DnsEndPoint endpoint) =>
+        (_idle.TryGetValue((endpoint, false), out var pooled) ? pooled.Count : 0) + (_idle.TryGetValue((endpoint, true), out var blocking) ? blocking.Count : 0);
 
     /// <summary>Closes the idle connections that are past the limit or were closed by the worker.</summary>
     public void Sweep()
