@@ -109,8 +109,10 @@ internal sealed class WorkerConnection : IDisposable
 /// <summary>
 /// Idle connections to the inference workers, per worker endpoint and kind (blocking or not). A
 /// connection idle for longer than the idle limit, or one the worker closed meanwhile, is closed
-/// rather than reused: when it would be taken, and by a sweep every half limit, so that the ones
-/// left under a burst's worth of newer ones do not linger.
+/// rather than reused: when it would be taken (so a dead worker's connection is not sent a request
+/// it can only fail, and the caller can be told nothing was predicted), and by a sweep every half
+/// limit, so that the ones left under a burst's worth of newer ones do not linger. The sweep also
+/// forgets an endpoint with nothing idle left (a rescheduled worker's old address).
 /// </summary>
 internal sealed class WorkerConnectionPool : IDisposable
 {
@@ -169,10 +171,10 @@ internal sealed class WorkerConnectionPool : IDisposable
 
         connection.IdleSince = Environment.TickCount64;
         stack.Push(connection);
-        if (_disposed && stack.TryPop(out var late))
+        if (_disposed || !_idle.TryGetValue((connection.Endpoint, connection.Blocking), out var current) || current != stack)
         {
-            // Disposed while this one was being put back.
-            late.Dispose();
+            // Disposed, or the sweep forgot this (then empty) stack, while this one was being put back.
+            Drain(stack);
         }
     }
 
@@ -183,8 +185,20 @@ internal sealed class WorkerConnectionPool : IDisposable
     public void Sweep()
     {
         var now = Environment.TickCount64;
-        foreach (var stack in _idle.Values)
+        foreach (var (key, stack) in _idle)
         {
+            if (stack.IsEmpty)
+            {
+                // Nothing idle to that endpoint: forget it. A connection pushed meanwhile is closed,
+                // here or by the Return that pushed it (it finds its stack gone).
+                if (_idle.TryRemove(new KeyValuePair<(DnsEndPoint, bool), ConcurrentStack<WorkerConnection>>(key, stack)))
+                {
+                    Drain(stack);
+                }
+
+                continue;
+            }
+
             var kept = new List<WorkerConnection>();
             while (stack.TryPop(out var connection))
             {
@@ -206,16 +220,24 @@ internal sealed class WorkerConnectionPool : IDisposable
         }
     }
 
+    /// <summary>Endpoint and kind pairs the pool keeps a stack for (for tests and diagnostics).</summary>
+    public int Endpoints => _idle.Count;
+
     public void Dispose()
     {
         _disposed = true;
         _sweeper.Dispose();
         foreach (var stack in _idle.Values)
         {
-            while (stack.TryPop(out var connection))
-            {
-                connection.Dispose();
-            }
+            Drain(stack);
+        }
+    }
+
+    private static void Drain(ConcurrentStack<WorkerConnection> stack)
+    {
+        while (stack.TryPop(out var connection))
+        {
+            connection.Dispose();
         }
     }
 
