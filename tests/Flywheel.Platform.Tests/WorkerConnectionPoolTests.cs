@@ -28,7 +28,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     [InlineData(false)]
     public async Task A_returned_connection_is_taken_again_while_fresh_and_only_for_its_kind(bool blocking)
     {
-        using var pool = new WorkerConnectionPool(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), TimeSpan.FromMinutes(1), 4);
+        using var pool = NewPool(TimeSpan.FromMinutes(1), 4);
         var endpoint = Endpoint();
         var connection = await pool.ConnectAsync(endpoint, blocking, CancellationToken.None);
 
@@ -43,7 +43,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     [Fact]
     public async Task Past_the_idle_limit_a_connection_is_closed_and_an_endpoint_with_none_left_is_forgotten()
     {
-        using var pool = new WorkerConnectionPool(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), TimeSpan.FromSeconds(1), 4);
+        using var pool = NewPool(TimeSpan.FromSeconds(1), 4);
         var endpoint = Endpoint();
         var connection = await pool.ConnectAsync(endpoint, blocking: true, CancellationToken.None);
         var workerSide = await AcceptAsync();
@@ -71,7 +71,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     [Fact]
     public async Task A_connection_the_worker_closed_while_idle_is_closed_by_the_sweep()
     {
-        using var pool = new WorkerConnectionPool(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), TimeSpan.FromMinutes(1), 4);
+        using var pool = NewPool(TimeSpan.FromMinutes(1), 4);
         var endpoint = Endpoint();
         var connection = await pool.ConnectAsync(endpoint, blocking: false, CancellationToken.None);
         var workerSide = await AcceptAsync();
@@ -87,7 +87,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     [Fact]
     public async Task Connections_past_the_per_endpoint_limit_are_closed_instead_of_kept()
     {
-        using var pool = new WorkerConnectionPool(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), TimeSpan.FromMinutes(1), 2);
+        using var pool = NewPool(TimeSpan.FromMinutes(1), 2);
         var endpoint = Endpoint();
         var connections = new List<WorkerConnection>();
         for (var i = 0; i < 3; i++)
@@ -103,6 +103,10 @@ public sealed class WorkerConnectionPoolTests : IDisposable
         // Its socket is closed.
         Assert.True(connections[2].LooksClosed());
     }
+
+    /// <summary>A pool as the direct path builds it, over TCP (no local socket folder).</summary>
+    private static WorkerConnectionPool NewPool(TimeSpan idleLimit, int maxIdlePerEndpoint) =>
+        new(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), idleLimit, maxIdlePerEndpoint);
 
     private DnsEndPoint Endpoint() => new("127.0.0.1", ((IPEndPoint)_worker.LocalEndpoint).Port);
 
