@@ -192,6 +192,10 @@ public sealed class FlywheelApp : IAsyncDisposable
         }
 
         using var healthy = new CancellationTokenSource(StartTimeout);
+        // The command can return before the resource's state moves on from the stop: a health wait
+        // begun then reads that stopped state as a failure to start. Wait for the new run first.
+        await App.ResourceNotifications.WaitForResourceAsync(resource,
+            e => e.Snapshot.State?.Text is { } state && (state == KnownResourceStates.Starting || state == KnownResourceStates.Running), healthy.Token);
         await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, healthy.Token);
         // Aspire's view may still hold the health of the process that was stopped: ask the new one.
         await WaitForHealthAsync(resource, health => health.StatusCode == 200, StartTimeout);
