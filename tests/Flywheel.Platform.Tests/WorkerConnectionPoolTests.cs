@@ -45,9 +45,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     {
         using var pool = NewPool(TimeSpan.FromSeconds(1), 4);
         var endpoint = Endpoint();
-        var connection = await pool.ConnectAsync(endpoint, blocking: true, CancellationToken.None);
-        var workerSide = await AcceptAsync();
-        pool.Return(connection);
+        var workerSide = await ReturnOneAsync(pool, endpoint, blocking: true);
         Assert.Equal(1, pool.IdleCount(endpoint));
 
         // The pool's own sweep, every half limit, closes it once past the limit, then forgets the endpoint.
@@ -73,13 +71,15 @@ public sealed class WorkerConnectionPoolTests : IDisposable
     {
         using var pool = NewPool(TimeSpan.FromMinutes(1), 4);
         var endpoint = Endpoint();
-        var connection = await pool.ConnectAsync(endpoint, blocking: false, CancellationToken.None);
-        var workerSide = await AcceptAsync();
-        pool.Return(connection);
+        var workerSide = await ReturnOneAsync(pool, endpoint, blocking: false);
 
         workerSide.Close();
-        await Task.Delay(200);
-        pool.Sweep();
+        // The close reaches the pool's side in a moment; each sweep asks the kernel again.
+        for (var waited = 0; pool.IdleCount(endpoint) > 0 && waited < 5000; waited += 50)
+        {
+            pool.Sweep();
+            await Task.Delay(50);
+        }
 
         Assert.Equal(0, pool.IdleCount(endpoint));
     }
@@ -109,6 +109,15 @@ public sealed class WorkerConnectionPoolTests : IDisposable
         new(new LocalSocketConnector(null, NullLogger<LocalSocketConnector>.Instance), idleLimit, maxIdlePerEndpoint);
 
     private DnsEndPoint Endpoint() => new("127.0.0.1", ((IPEndPoint)_worker.LocalEndpoint).Port);
+
+    /// <summary>Connects one connection of the kind, puts it in the pool idle, and returns the worker's side of it.</summary>
+    private async Task<Socket> ReturnOneAsync(WorkerConnectionPool pool, DnsEndPoint endpoint, bool blocking)
+    {
+        var connection = await pool.ConnectAsync(endpoint, blocking, CancellationToken.None);
+        var workerSide = await AcceptAsync();
+        pool.Return(connection);
+        return workerSide;
+    }
 
     private async Task<Socket> AcceptAsync()
     {
