@@ -40,6 +40,13 @@ public sealed class InferenceOptions
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 10_000;
 
+    /// <summary>
+    /// Handles each client connection's requests on the socket event thread that received them
+    /// (see <see cref="Serving.InlineConnections"/>); false hands every request to the thread pool.
+    /// Read once at start.
+    /// </summary>
+    public bool InlineConnections { get; set; } = true;
+
     public string ResolveCacheDirectory() =>
         string.IsNullOrWhiteSpace(CacheDirectory) ? Path.Combine(Path.GetTempPath(), "flywheel-inference-cache") : CacheDirectory;
 }
