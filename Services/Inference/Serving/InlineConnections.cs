@@ -13,8 +13,8 @@ namespace Flywheel.Inference.Serving;
 /// moderate rate that spinning took about half of the worker's CPU (at 3,725 req/s on 2 cores the
 /// worker used 0.8 of a core, about half of it spinning; <c>onnxruntime-node</c> used half a core
 /// at 4,657), and the cores it took were the ones the callers, the database and the next request
-/// needed. Handled on the event thread, a request wakes one
-/// thread and no pool thread spins for it (docs/benchmarks.md, twelfth session).</para>
+/// needed. Handled on the event thread, a request wakes one thread and no pool thread spins for it
+/// (docs/benchmarks.md, twelfth session).</para>
 /// <para><b>What runs there:</b> only the client connections' reading, parsing, validation, scoring
 /// of a request that batches with nobody, and the answer. The switch is per socket
 /// (<c>Socket.PreferInlineCompletions</c>), so the database, Redis, RabbitMQ and Blob connections
@@ -23,8 +23,9 @@ namespace Flywheel.Inference.Serving;
 /// <para><b>How many event threads:</b> one per core (<c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c>,
 /// unless it is set already), set before the first socket exists; .NET's default is one below 45
 /// cores, which would put every request on one core.</para>
-/// <para>The per-socket switch is internal to .NET (kept for this kind of use); where a runtime does
-/// not have it, connections are handled as by default and <see cref="Supported"/> says so.</para>
+/// <para>The per-socket switch is internal and experimental in .NET, reached by reflection; where a
+/// runtime does not have it, connections are handled as by default, <see cref="Supported"/> says
+/// so, and the worker logs it at start. A test fails when this runtime loses it.</para>
 /// </summary>
 public static class InlineConnections
 {
