@@ -49,10 +49,7 @@ public sealed class WorkerConnectionPoolTests : IDisposable
         Assert.Equal(1, pool.IdleCount(endpoint));
 
         // The pool's own sweep, every half limit, closes it once past the limit, then forgets the endpoint.
-        for (var waited = 0; (pool.IdleCount(endpoint) > 0 || pool.Endpoints > 0) && waited < 5000; waited += 50)
-        {
-            await Task.Delay(50);
-        }
+        await PollAsync(() => pool.IdleCount(endpoint) == 0 && pool.Endpoints == 0);
 
         Assert.Equal(0, pool.IdleCount(endpoint));
         Assert.Equal(0, pool.Endpoints);
@@ -75,11 +72,11 @@ public sealed class WorkerConnectionPoolTests : IDisposable
 
         workerSide.Close();
         // The close reaches the pool's side in a moment; each sweep asks the kernel again.
-        for (var waited = 0; pool.IdleCount(endpoint) > 0 && waited < 5000; waited += 50)
+        await PollAsync(() =>
         {
             pool.Sweep();
-            await Task.Delay(50);
-        }
+            return pool.IdleCount(endpoint) == 0;
+        });
 
         Assert.Equal(0, pool.IdleCount(endpoint));
     }
@@ -124,5 +121,14 @@ public sealed class WorkerConnectionPoolTests : IDisposable
         var socket = await _worker.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(5));
         _accepted.Add(socket);
         return socket;
+    }
+
+    /// <summary>Checks <paramref name="done"/> every 50 ms for at most 5 s; the assertions after it say what was expected.</summary>
+    private static async Task PollAsync(Func<bool> done)
+    {
+        for (var waited = 0; !done() && waited < 5000; waited += 50)
+        {
+            await Task.Delay(50);
+        }
     }
 }
