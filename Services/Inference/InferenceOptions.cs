@@ -36,6 +36,19 @@ public sealed class InferenceOptions
     [Range(1024, 256L * 1024 * 1024)]
     public long MaxRequestBodySize { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// ONNX Runtime calls one version may have in progress at once when its model batches without
+    /// a wait (<c>max_batch_wait_ms</c> 0): requests that find them all busy are scored together by
+    /// the next one to finish. 0 (the default): half the cores ÷ <see cref="IntraOpThreads"/>, at
+    /// least 1, so the other half reads and answers requests while calls grow under load.
+    /// </summary>
+    [Range(0, 1024)]
+    public int ScoringSlots { get; set; }
+
+    /// <summary>The scoring slots in effect (see <see cref="ScoringSlots"/>).</summary>
+    public int ResolveScoringSlots(int processorCount) =>
+        ScoringSlots > 0 ? ScoringSlots : Math.Max(1, processorCount / 2 / IntraOpThreads);
+
     /// <summary>Requests waiting per version before callers are held back.</summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 10_000;

@@ -345,6 +345,12 @@ static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IRe
         using var serving = await admin.PutAsJsonAsync($"/api/models/{name}/serving", new { max_batch_size = 1, max_batch_wait_ms = 0 });
         serving.EnsureSuccessStatusCode();
     }
+    else if (Environment.GetEnvironmentVariable("FLYWHEEL_BENCH_BATCH_WAIT_MS") is { Length: > 0 } wait)
+    {
+        // To compare batching ways: the model's wait instead of the default.
+        using var serving = await admin.PutAsJsonAsync($"/api/models/{name}/serving", new { max_batch_wait_ms = double.Parse(wait, CultureInfo.InvariantCulture) });
+        serving.EnsureSuccessStatusCode();
+    }
 
     using (var upload = await admin.PostAsync($"/api/models/{name}/data", new StringContent(FraudData.Csv(rows), Encoding.UTF8, "text/csv")))
     {

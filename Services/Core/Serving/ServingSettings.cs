@@ -28,11 +28,12 @@ public sealed record ServingSettings
     public int MaxBatchSize { get; init; } = 64;
 
     /// <summary>
-    /// Longest a request waits for others to join its batch, when others are in progress or one
-    /// arrived within this wait; a request after a quiet stretch is scored at once (see
-    /// <see cref="BatchAdmission"/>). 0: batch only what is already queued.
+    /// 0 (the default): no request is held; requests that find the version's scoring slots busy
+    /// are scored together by the next one to finish. Positive: the longest a request waits for
+    /// others to join its batch, when others are in progress or one arrived within this wait; a
+    /// request after a quiet stretch is scored at once (see <see cref="BatchAdmission"/>).
     /// </summary>
-    public double MaxBatchWaitMs { get; init; } = 1;
+    public double MaxBatchWaitMs { get; init; }
 
     public bool CacheEnabled { get; init; }
 

@@ -159,7 +159,8 @@ public sealed partial class ModelLoader(
         foreach (var version in versions.Values.Where(v => v.Batcher is null))
         {
             version.Batcher = new Batcher(version, () => served.TryGet(deployment.Model, out var set) ? set.Settings : ServingSettings.Default,
-                metrics, _options.QueueCapacity, Math.Max(1, Environment.ProcessorCount / _options.IntraOpThreads));
+                metrics, _options.QueueCapacity, Math.Max(1, Environment.ProcessorCount / _options.IntraOpThreads),
+                _options.ResolveScoringSlots(Environment.ProcessorCount));
         }
 
         RetireAll(served.Swap(deployment.Model, next), keep: next);
