@@ -148,10 +148,18 @@ public sealed class Batcher
     {
         var rows = 0;
         List<Work>? batch = null;
-        while (_waiting.TryPeek(out var next) && (batch is null || rows + next.Rows.Count <= maxBatchSize))
+        Work? apart = null;
+        while (_waiting.TryPeek(out var peeked) && (batch is null || rows + peeked.Rows.Count <= maxBatchSize))
         {
-            if (!_waiting.TryDequeue(out next))
+            if (!_waiting.TryDequeue(out var next))
             {
+                break;
+            }
+
+            if (batch is not null && rows + next.Rows.Count > maxBatchSize)
+            {
+                // Another slot's holder took the one looked at, and this one does not fit: a call of its own.
+                apart = next;
                 break;
             }
 
@@ -159,7 +167,18 @@ public sealed class Batcher
             rows += next.Rows.Count;
         }
 
-        return batch is null ? null : Score(batch, rows);
+        if (batch is null)
+        {
+            return null;
+        }
+
+        var outcomes = Score(batch, rows);
+        if (apart is not null)
+        {
+            outcomes.AddRange(Score([apart], apart.Rows.Count));
+        }
+
+        return outcomes;
     }
 
     /// <summary>

@@ -19,7 +19,9 @@ namespace Flywheel.Inference.Serving;
 /// of a request that batches with nobody, and the answer. The switch is per socket
 /// (<c>Socket.PreferInlineCompletions</c>), so the database, Redis, RabbitMQ and Blob connections
 /// still complete on the thread pool, and the prediction log's writes never run on an event thread.
-/// Requests that wait for a batch, or for Redis, resume on the thread pool as before.</para>
+/// Requests that wait for Redis, or for a batch held on a timer, resume on the thread pool as
+/// before; with the default no-wait batching only the requests of a shared call do
+/// (<see cref="Batcher"/>).</para>
 /// <para><b>How many event threads:</b> one per core (<c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c>,
 /// unless it is set already), set before the first socket exists; .NET's default is one below 45
 /// cores, which would put every request on one core.</para>
