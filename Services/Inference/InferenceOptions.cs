@@ -49,7 +49,11 @@ public sealed class InferenceOptions
     public int ResolveScoringSlots(int processorCount) =>
         ScoringSlots > 0 ? ScoringSlots : Math.Max(1, processorCount / 2 / IntraOpThreads);
 
-    /// <summary>Requests waiting per version before callers are held back.</summary>
+    /// <summary>
+    /// Requests waiting per version for a runner before callers are held back, when the model's
+    /// batching waits (<c>max_batch_wait_ms</c> above 0). Without a wait, requests queue only for a
+    /// busy scoring slot, so at most the requests in flight wait.
+    /// </summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 10_000;
 
