@@ -1,12 +1,13 @@
 namespace Flywheel.Core.Serving;
 
 /// <summary>
-/// Whether a request for one version is scored at once on its own thread or queues to be batched.
-/// A request goes straight through when waiting could not gain anything: the wait is 0 and nothing
-/// is queued, or it is the only request in progress and none came in the last
-/// <c>max_batch_wait_ms</c> (a quiet stretch, so nobody is likely to join it). A request that
-/// follows another within the wait, or finds others in progress, queues so a runner can gather a
-/// batch. A free runner slot is needed either way; without one it queues.
+/// Whether a request for one version is scored at once on its own thread or queues to be batched,
+/// when the model's batching waits (a positive <c>max_batch_wait_ms</c>; without a wait the batcher
+/// needs no such guess: a request queues only when every scoring slot is busy). A request goes
+/// straight through when waiting could not gain anything: it is the only request in progress and
+/// none came in the last <c>max_batch_wait_ms</c> (a quiet stretch, so nobody is likely to join it).
+/// A request that follows another within the wait, or finds others in progress, queues so a runner
+/// can gather a batch. A free runner slot and an empty queue are needed either way.
 /// </summary>
 public static class BatchAdmission
 {
@@ -22,6 +23,6 @@ public static class BatchAdmission
             return false;
         }
 
-        return maxBatchWait <= TimeSpan.Zero || (activeRequests <= 1 && sinceLastArrival > maxBatchWait);
+        return activeRequests <= 1 && sinceLastArrival > maxBatchWait;
     }
 }

@@ -69,14 +69,7 @@ public sealed class Batcher
         {
             // Batching is off for the model: nothing can be gained by queuing. (Requests queued
             // before it was turned off are scored by the slot holders as usual.)
-            try
-            {
-                return Task.FromResult(Run(rows));
-            }
-            catch (Exception exception)
-            {
-                return Task.FromException<BatchResult>(exception);
-            }
+            return ScoreNow(rows);
         }
 
         if (settings.MaxBatchWaitMs <= 0)
@@ -93,11 +86,7 @@ public sealed class Batcher
         {
             try
             {
-                return Task.FromResult(Run(rows));
-            }
-            catch (Exception exception)
-            {
-                return Task.FromException<BatchResult>(exception);
+                return ScoreNow(rows);
             }
             finally
             {
@@ -113,19 +102,8 @@ public sealed class Batcher
     {
         if (_waiting.IsEmpty && TryTakeSlot(_scoringSlots))
         {
-            Task<BatchResult> own;
-            try
-            {
-                own = Task.FromResult(Run(rows));
-            }
-            catch (Exception exception)
-            {
-                own = Task.FromException<BatchResult>(exception);
-            }
-
-            var queued = ScoreQueued(maxBatchSize);
-            ReleaseSlot();
-            Complete(queued);
+            var own = ScoreNow(rows);
+            ScoreQueuedAndRelease(maxBatchSize);
             return own;
         }
 
@@ -135,12 +113,18 @@ public sealed class Batcher
         // A holder that let go just before this was queued has not seen it: take the slot and score it.
         if (TryTakeSlot(_scoringSlots))
         {
-            var queued = ScoreQueued(maxBatchSize);
-            ReleaseSlot();
-            Complete(queued);
+            ScoreQueuedAndRelease(maxBatchSize);
         }
 
         return work.Done.Task;
+    }
+
+    /// <summary>With a slot held: scores what queued meanwhile, lets the slot go, then answers those requests.</summary>
+    private void ScoreQueuedAndRelease(int maxBatchSize)
+    {
+        var queued = ScoreQueued(maxBatchSize);
+        ReleaseSlot();
+        Complete(queued);
     }
 
     /// <summary>With a slot held: one call for up to <paramref name="maxBatchSize"/> rows of queued requests, oldest first (always at least one request); null when none is queued.</summary>
@@ -334,6 +318,19 @@ public sealed class Batcher
         }
 
         return false;
+    }
+
+    /// <summary>A request scored on its caller's thread, its failure in the task rather than thrown.</summary>
+    private Task<BatchResult> ScoreNow(IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        try
+        {
+            return Task.FromResult(Run(rows));
+        }
+        catch (Exception exception)
+        {
+            return Task.FromException<BatchResult>(exception);
+        }
     }
 
     /// <summary>A request scored on its caller's thread: it waited for nobody.</summary>

@@ -44,23 +44,14 @@ public sealed class BatchAdmissionTests
     public void A_request_never_jumps_a_queue()
     {
         Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 1, queued: 1, Quiet, Wait, slotFree: true));
-        Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 3, queued: 2, Recent, TimeSpan.Zero, slotFree: true));
+        Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 1, queued: 2, TimeSpan.MaxValue, Wait, slotFree: true));
     }
 
     [Fact]
     public void Without_a_free_runner_slot_a_request_queues()
     {
         Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 1, queued: 0, Quiet, Wait, slotFree: false));
-        Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 5, queued: 0, Recent, TimeSpan.Zero, slotFree: false));
-    }
-
-    [Theory]
-    [InlineData(1)]
-    [InlineData(8)]
-    [InlineData(64)]
-    public void With_no_wait_a_request_runs_at_once_whenever_nothing_is_queued_and_a_slot_is_free(int active)
-    {
-        Assert.True(BatchAdmission.ScoreAtOnce(active, queued: 0, Recent, TimeSpan.Zero, slotFree: true));
+        Assert.False(BatchAdmission.ScoreAtOnce(activeRequests: 1, queued: 0, TimeSpan.MaxValue, Wait, slotFree: false));
     }
 
     [Fact]
