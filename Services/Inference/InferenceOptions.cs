@@ -37,6 +37,16 @@ public sealed class InferenceOptions
     public long MaxRequestBodySize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
+    /// Largest request body in bytes parsed on the thread that read it. A larger body (or one
+    /// sent without a length) is read there and then parsed, validated and scored on the thread
+    /// pool, so that it does not hold up the other connections of a socket event thread
+    /// (<see cref="InlineConnections"/>). The default, 16 KiB, is about 150 instances of a
+    /// ten-feature model.
+    /// </summary>
+    [Range(0, 256L * 1024 * 1024)]
+    public long InlineBodyBytes { get; set; } = 16 * 1024;
+
+    /// <summary>
     /// ONNX Runtime calls one version may have in progress at once when its model batches without
     /// a wait (<c>max_batch_wait_ms</c> 0): requests that find them all busy are scored together by
     /// the next one to finish. 0 (the default): half the cores ÷ <see cref="IntraOpThreads"/>, at

@@ -46,7 +46,7 @@ public static class KServeV1Api
     {
         var started = Stopwatch.GetTimestamp();
         var options = services.Options.Value;
-        var (admitted, problem) = await Requests.AdmitAsync(model, null, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
+        var (admitted, problem) = await Requests.AdmitAsync(model, null, http.Request, services.Served, options, cancellationToken);
         if (admitted is null)
         {
             return (problem!, null);

@@ -107,7 +107,7 @@ public static class OpenInferenceProtocolApi
         string model, string? version, HttpContext http, ServingServices services, long started, CancellationToken cancellationToken)
     {
         var options = services.Options.Value;
-        var (admitted, problem) = await Requests.AdmitAsync(model, version, http.Request, services.Served, options.MaxRequestBodySize, cancellationToken);
+        var (admitted, problem) = await Requests.AdmitAsync(model, version, http.Request, services.Served, options, cancellationToken);
         if (admitted is null)
         {
             return (problem!, null);

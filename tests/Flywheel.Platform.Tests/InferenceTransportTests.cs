@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Net;
 using Flywheel.Inference.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -57,6 +59,86 @@ public sealed class InferenceTransportTests
         finally
         {
             Environment.SetEnvironmentVariable(InlineConnections.EventThreadsVariable, eventThreads);
+        }
+    }
+
+    [Fact]
+    public async Task A_large_or_unsized_body_is_handled_on_the_thread_pool_and_a_small_one_on_the_event_thread()
+    {
+        var eventThreads = Environment.GetEnvironmentVariable(InlineConnections.EventThreadsVariable);
+        try
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            Assert.True(InlineConnections.Use(builder.WebHost, enabled: true));
+            await using var app = builder.Build();
+            app.MapPost("/parse", async (HttpContext context) =>
+            {
+                var (body, problem) = await Requests.ReadJsonAsync(context.Request, maxBytes: 256 * 1024, inlineBytes: 1024, context.RequestAborted);
+                if (body is null)
+                {
+                    return (IResult)problem!;
+                }
+
+                using (body)
+                {
+                    return Results.Text($"{context.Connection.Id}|{body.RootElement.GetArrayLength()}|{Thread.CurrentThread.Name}");
+                }
+            });
+            await app.StartAsync();
+
+            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = new Uri(app.Urls.Single()) };
+            var answers = new List<(string Case, string Connection, int Count, string Thread)>();
+            for (var round = 0; round < 4; round++)
+            {
+                foreach (var (name, count, sized) in new[] { ("small", 10, true), ("large", 2_000, true), ("unsized", 10, false) })
+                {
+                    using var response = await client.PostAsync("/parse", Json(count, sized));
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                    var answer = (await response.Content.ReadAsStringAsync()).Split('|');
+                    answers.Add((name, answer[0], int.Parse(answer[1], CultureInfo.InvariantCulture), answer[2]));
+                }
+            }
+
+            // Every body parsed whole, wherever it was parsed.
+            Assert.All(answers, answer => Assert.Equal(answer.Case == "large" ? 2_000 : 10, answer.Count));
+            // A large or unsized body always moves to the pool, even a connection's first.
+            Assert.All(answers.Where(answer => answer.Case != "small"), answer => Assert.Equal(".NET TP Worker", answer.Thread));
+            // A small one stays on the event thread, once its connection's socket is switched (see above).
+            var firsts = answers.GroupBy(answer => answer.Connection).Select(connection => connection.First()).ToHashSet();
+            var later = answers.Where(answer => answer.Case == "small" && !firsts.Contains(answer)).ToList();
+            Assert.True(later.Count >= 2, $"only {later.Count} small requests followed another on their connection");
+            Assert.All(later, answer => Assert.Equal(".NET Sockets", answer.Thread));
+
+            // The body limit still holds for a body sent without a length.
+            using var tooLarge = await client.PostAsync("/parse", Json(60_000, sized: false));
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+            Assert.Contains("larger than 262144 bytes", await tooLarge.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(InlineConnections.EventThreadsVariable, eventThreads);
+        }
+    }
+
+    /// <summary>A JSON array of <paramref name="count"/> numbers, with a Content-Length or chunked.</summary>
+    private static HttpContent Json(int count, bool sized)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Range(0, count).Select(i => 1000 + i)) + "]");
+        HttpContent content = sized ? new ByteArrayContent(bytes) : new UnsizedContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    /// <summary>A body sent chunked, without a Content-Length.</summary>
+    private sealed class UnsizedContent(byte[] bytes) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
         }
     }
 }

@@ -29,7 +29,7 @@ public static class FeedbackApi
     public static async Task<Results<Ok<FeedbackAccepted>, ProblemHttpResult>> PostAsync(
         string model, HttpContext http, FeedbackStore store, FeedbackMetrics metrics, IOptions<InferenceOptions> options, CancellationToken cancellationToken)
     {
-        var (body, problem) = await Requests.ReadJsonAsync(http.Request, options.Value.MaxRequestBodySize, cancellationToken);
+        var (body, problem) = await Requests.ReadJsonAsync(http.Request, options.Value.MaxRequestBodySize, options.Value.InlineBodyBytes, cancellationToken);
         if (body is null)
         {
             metrics.Rejected(model);

@@ -16,7 +16,10 @@ namespace Flywheel.Inference.Serving;
 /// needed. Handled on the event thread, a request wakes one thread and no pool thread spins for it
 /// (docs/benchmarks.md, twelfth session).</para>
 /// <para><b>What runs there:</b> only the client connections' reading, parsing, validation, scoring
-/// of a request that batches with nobody, and the answer. The switch is per socket
+/// of a request that batches with nobody, and the answer, for bodies up to
+/// <see cref="InferenceOptions.InlineBodyBytes"/>; a larger request is read there and handled on the
+/// thread pool (<see cref="Requests.ReadJsonAsync"/>), so that it does not hold up the event
+/// thread's other connections. The switch is per socket
 /// (<c>Socket.PreferInlineCompletions</c>), so the database, Redis, RabbitMQ and Blob connections
 /// still complete on the thread pool, and the prediction log's writes never run on an event thread.
 /// Requests that wait for Redis, or for a batch held on a timer, resume on the thread pool as

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Schema;
@@ -10,8 +12,20 @@ namespace Flywheel.Inference.Serving;
 /// <summary>What every predict and infer request goes through before scoring: body limits, JSON, the version asked for.</summary>
 public static class Requests
 {
-    /// <summary>The body as JSON, or the 4xx that says why not (415 not JSON, 413 too large, 400 malformed).</summary>
-    public static async ValueTask<(JsonDocument? Body, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// The body as JSON, or the 4xx that says why not (415 not JSON, 413 too large, 400 malformed).
+    /// A body declared at most <paramref name="inlineBytes"/> long is parsed on the thread that
+    /// read it; a larger or unsized one is read there and parsed on the thread pool, and the rest
+    /// of its request (validation, scoring, the answer) continues there.
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="InlineConnections"/> the thread that reads a request is a socket event
+    /// thread, shared by many client connections: a request of a few hundred instances held it
+    /// for milliseconds, and every other connection on it waited that long for its next read.
+    /// Handing off costs a thread-pool wake-up, which is small beside such a request's own work.
+    /// </remarks>
+    public static async ValueTask<(JsonDocument? Body, ProblemHttpResult? Problem)> ReadJsonAsync(
+        HttpRequest request, long maxBytes, long inlineBytes, CancellationToken cancellationToken)
     {
         if (!request.HasJsonContentType())
         {
@@ -31,7 +45,9 @@ public static class Requests
 
         try
         {
-            return (await JsonDocument.ParseAsync(request.Body, default, cancellationToken), null);
+            return request.ContentLength <= inlineBytes
+                ? (await JsonDocument.ParseAsync(request.Body, default, cancellationToken), null)
+                : (await ParseOnThreadPoolAsync(request.BodyReader, cancellationToken), null);
         }
         catch (JsonException exception)
         {
@@ -41,6 +57,39 @@ public static class Requests
         {
             return (null, TooLarge(maxBytes));
         }
+    }
+
+    /// <summary>Reads the whole body where it arrives, then parses it on a thread-pool thread.</summary>
+    private static async Task<JsonDocument> ParseOnThreadPoolAsync(PipeReader reader, CancellationToken cancellationToken)
+    {
+        ReadResult read;
+        while (!(read = await reader.ReadAsync(cancellationToken)).IsCompleted)
+        {
+            if (read.IsCanceled)
+            {
+                throw new OperationCanceledException("Reading the request body was cancelled.");
+            }
+
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+
+        byte[] body;
+        try
+        {
+            body = read.Buffer.ToArray();
+        }
+        finally
+        {
+            reader.AdvanceTo(read.Buffer.End);
+        }
+
+        if (!Thread.CurrentThread.IsThreadPoolThread)
+        {
+            // No synchronization context here: the continuation is queued to the thread pool.
+            await Task.Yield();
+        }
+
+        return JsonDocument.Parse(body);
     }
 
     /// <summary>The version the gateway assigned (<see cref="ServingHeaders.Version"/>), or the route's; null means production.</summary>
@@ -70,14 +119,14 @@ public static class Requests
     /// JSON body (bounded) and leases the version that will answer, per the gateway's traffic role.
     /// </summary>
     public static async ValueTask<(AdmittedRequest? Request, ProblemHttpResult? Problem)> AdmitAsync(
-        string model, string? routeVersion, HttpRequest request, ServedModels served, long maxBytes, CancellationToken cancellationToken)
+        string model, string? routeVersion, HttpRequest request, ServedModels served, InferenceOptions options, CancellationToken cancellationToken)
     {
         if (!TryReadVersion(request, routeVersion, out var asked, out var versionProblem))
         {
             return (null, versionProblem);
         }
 
-        var (body, bodyProblem) = await ReadJsonAsync(request, maxBytes, cancellationToken);
+        var (body, bodyProblem) = await ReadJsonAsync(request, options.MaxRequestBodySize, options.InlineBodyBytes, cancellationToken);
         if (body is null)
         {
             return (null, bodyProblem);
