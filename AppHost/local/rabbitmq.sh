@@ -20,6 +20,9 @@ log.console.level = warning
 log.file = false
 CONF
 echo '[].' >"$data/enabled_plugins"
+# Crash dumps (erl_crash.dump, MnesiaCore.*) go to the working folder: keep them with the data.
+data=$(cd "$data" && pwd)
+cd "$data"
 
 epmd -port "$epmd_port" -address 127.0.0.1 &
 epmd_pid=$!

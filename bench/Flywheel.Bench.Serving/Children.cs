@@ -5,7 +5,10 @@ namespace Flywheel.Bench.Serving;
 /// <summary>
 /// The servers this benchmark starts as processes of their own. An unhandled exception ends the
 /// run without unwinding (no <c>using</c> runs), so they are killed here as well as at the
-/// normal end: a failed run leaves no server behind.
+/// normal end: a failed run leaves no server behind. A run killed outright (SIGKILL, a runtime
+/// abort) runs none of this; for that each server reads its standard input, which only this
+/// process writes, and exits when it closes (<see cref="ExitWithParent"/>, and the same in
+/// <c>node/server.js</c>).
 /// </summary>
 internal static class Children
 {
@@ -43,5 +46,31 @@ internal static class Children
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// In a server this benchmark started: ends the process once the benchmark's end of its
+    /// standard input closes, which the kernel does however the benchmark ends. A server started
+    /// by hand from a terminal is left alone.
+    /// </summary>
+    public static void ExitWithParent()
+    {
+        if (!Console.IsInputRedirected)
+        {
+            return;
+        }
+
+        var watch = new Thread(() =>
+        {
+            using var input = Console.OpenStandardInput();
+            var buffer = new byte[64];
+            while (input.Read(buffer) > 0)
+            {
+            }
+
+            Environment.Exit(0);
+        })
+        { IsBackground = true, Name = "Benchmark watch" };
+        watch.Start();
     }
 }

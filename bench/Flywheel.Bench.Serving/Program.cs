@@ -30,24 +30,28 @@ using Npgsql;
 // It starts its own platform (local services, like the tests) and stops everything it started.
 if (args is ["--serve-mlnet", var zip, var mlPort])
 {
+    Children.ExitWithParent();
     await MlNetServer.RunAsync(zip, int.Parse(mlPort, CultureInfo.InvariantCulture));
     return;
 }
 
 if (args is ["--serve-ort", var onnxFile, var ortPort])
 {
+    Children.ExitWithParent();
     await OrtServer.RunAsync(onnxFile, int.Parse(ortPort, CultureInfo.InvariantCulture));
     return;
 }
 
 if (args is ["--serve-yarp", var destination, var yarpPort])
 {
+    Children.ExitWithParent();
     await YarpServer.RunAsync(destination, int.Parse(yarpPort, CultureInfo.InvariantCulture));
     return;
 }
 
 if (args is ["--serve-relay", var relayDestination, var relayPort])
 {
+    Children.ExitWithParent();
     TcpRelay.Run(relayDestination, int.Parse(relayPort, CultureInfo.InvariantCulture));
     return;
 }
@@ -467,7 +471,9 @@ static async Task WaitUntilAnswersAsync(HttpClient client, string path)
 
 static Process StartProcess(string file, string[] arguments, string directory)
 {
-    var info = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+    // Standard input is a pipe only this process writes: a server reads it and exits when it closes,
+    // so a run killed outright leaves no server behind (Children).
+    var info = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var argument in arguments)
     {
         info.ArgumentList.Add(argument);

@@ -62,6 +62,11 @@ async function main() {
   });
   server.keepAliveTimeout = 65000;
   server.listen(Number(port), '127.0.0.1', () => console.log(`listening on ${port}`));
+  // The benchmark holds the other end of stdin: when it ends, however it ends, so does this server.
+  if (!process.stdin.isTTY) {
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();
+  }
 }
 
 main().catch((e) => {
