@@ -48,14 +48,17 @@ internal static class Children
         }
     }
 
+    /// <summary>Set in a server's environment when its standard input is the benchmark's pipe.</summary>
+    public const string ParentPipeVariable = "FLYWHEEL_BENCH_PARENT_PIPE";
+
     /// <summary>
     /// In a server this benchmark started: ends the process once the benchmark's end of its
     /// standard input closes, which the kernel does however the benchmark ends. A server started
-    /// by hand from a terminal is left alone.
+    /// any other way (by hand, under <c>nohup</c>) is left alone.
     /// </summary>
     public static void ExitWithParent()
     {
-        if (!Console.IsInputRedirected)
+        if (Environment.GetEnvironmentVariable(ParentPipeVariable) != "1")
         {
             return;
         }

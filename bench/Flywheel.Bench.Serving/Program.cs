@@ -474,6 +474,7 @@ static Process StartProcess(string file, string[] arguments, string directory)
     // Standard input is a pipe only this process writes: a server reads it and exits when it closes,
     // so a run killed outright leaves no server behind (Children).
     var info = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+    info.Environment[Children.ParentPipeVariable] = "1";
     foreach (var argument in arguments)
     {
         info.ArgumentList.Add(argument);

@@ -63,7 +63,7 @@ async function main() {
   server.keepAliveTimeout = 65000;
   server.listen(Number(port), '127.0.0.1', () => console.log(`listening on ${port}`));
   // The benchmark holds the other end of stdin: when it ends, however it ends, so does this server.
-  if (!process.stdin.isTTY) {
+  if (process.env.FLYWHEEL_BENCH_PARENT_PIPE === '1') {
     process.stdin.on('end', () => process.exit(0));
     process.stdin.resume();
   }
