@@ -25,6 +25,10 @@ namespace Flywheel.Inference.Serving;
 /// Requests that wait for Redis, or for a batch held on a timer, resume on the thread pool as
 /// before; with the default no-wait batching only the requests of a shared call do
 /// (<see cref="Batcher"/>).</para>
+/// <para><b>A connection's first requests:</b> Kestrel starts reading a connection before the
+/// switch, so bytes that were already there are read on the pool thread that accepted it, and that
+/// thread goes on reading for as long as each next request is there before it asks. The first read
+/// that waits brings the connection to its event thread for good.</para>
 /// <para><b>How many event threads:</b> one per core (<c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c>,
 /// unless it is set already), set before the first socket exists; .NET's default is one below 45
 /// cores, which would put every request on one core.</para>
