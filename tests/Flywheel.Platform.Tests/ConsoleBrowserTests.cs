@@ -90,7 +90,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         using (var policy = await admin.PutAsJsonAsync($"/api/models/{model}/policy", new
         {
             require_approval = true,
-            rollout = new { canary_percent = 50, bake_minutes = 0.2, analysis_interval_seconds = 2, canary = new { min_requests = 30, min_labelled = 30 } },
+            rollout = new { canary_percent = 50, bake_minutes = 0.2, analysis_interval_seconds = 2, canary = new { min_requests = 30, min_labelled = 30, latency_floor_ms = 25 } },
         }))
         {
             Assert.True(policy.IsSuccessStatusCode, await policy.Content.ReadAsStringAsync());
@@ -187,7 +187,7 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
 
         await using (var database = await _flywheel.OpenDatabaseAsync())
         {
-            await ServingSetup.WaitForLoggedAsync(database, [id], TimeSpan.FromSeconds(15));
+            await ServingSetup.WaitForLoggedAsync(database, [id], TimeSpan.FromSeconds(60));
         }
 
         var operatorName = "console-lookup-op-" + Guid.NewGuid().ToString("N")[..8];

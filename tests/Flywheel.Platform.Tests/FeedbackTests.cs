@@ -16,7 +16,7 @@ namespace Flywheel.Platform.Tests;
 [Collection(SharedPlatform.Name)]
 public sealed class FeedbackTests(PlatformFixture fixture) : IAsyncLifetime
 {
-    private static readonly TimeSpan LogTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan LogTimeout = TimeSpan.FromSeconds(60);
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
     private HttpClient _admin = null!;
     private HttpClient _predictor = null!;

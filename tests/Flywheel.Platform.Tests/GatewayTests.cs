@@ -45,7 +45,7 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task A_revoked_key_is_refused_within_a_second_even_though_it_was_cached()
+    public async Task A_revoked_key_is_refused_within_seconds_even_though_it_was_cached()
     {
         var (key, id) = await InsertKeyAsync("predictor", models: null);
         using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
@@ -65,6 +65,8 @@ public sealed class GatewayTests(PlatformFixture fixture)
             Assert.Equal(1, await revoke.ExecuteNonQueryAsync());
         }
 
+        // The cache would hold the key for 30 s: a refusal within 5 s (ms, unless the machine is
+        // busy) is the revocation's notification at work.
         var revokedAt = Stopwatch.StartNew();
         HttpStatusCode status;
         do
@@ -72,7 +74,7 @@ public sealed class GatewayTests(PlatformFixture fixture)
             using var response = await PredictAsync(gateway, "some-model", key);
             status = response.StatusCode;
         }
-        while (status != HttpStatusCode.Unauthorized && revokedAt.Elapsed < TimeSpan.FromSeconds(1));
+        while (status != HttpStatusCode.Unauthorized && revokedAt.Elapsed < TimeSpan.FromSeconds(5));
 
         Assert.Equal(HttpStatusCode.Unauthorized, status);
     }
@@ -172,7 +174,7 @@ public sealed class GatewayTests(PlatformFixture fixture)
         await using (redis)
         {
             var counter = $"flywheel:quota:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}:{DateTime.UtcNow:yyyyMMdd}";
-            var deadline = DateTime.UtcNow.AddSeconds(5);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
             long counted;
             while ((counted = (long)await redis.GetDatabase().StringGetAsync(counter)) < 3 && DateTime.UtcNow < deadline)
             {

@@ -386,7 +386,7 @@ public sealed class MonitoringTests(PlatformFixture fixture)
                 (id, prediction) => (id.GetGuid(), prediction.GetProperty("score").GetDouble())));
         }
 
-        await ServingSetup.WaitForLoggedAsync(database, [.. served.Select(p => p.Id)], TimeSpan.FromSeconds(30));
+        await ServingSetup.WaitForLoggedAsync(database, [.. served.Select(p => p.Id)], TimeSpan.FromSeconds(60));
         return served;
     }
 

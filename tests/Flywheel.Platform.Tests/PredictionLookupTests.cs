@@ -15,7 +15,7 @@ namespace Flywheel.Platform.Tests;
 [Collection(SharedPlatform.Name)]
 public sealed class PredictionLookupTests(PlatformFixture fixture)
 {
-    private static readonly TimeSpan LogTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan LogTimeout = TimeSpan.FromSeconds(60);
     private readonly FlywheelApp _flywheel = fixture.Flywheel;
 
     [Fact]

@@ -80,9 +80,10 @@ public sealed class PredictionTracingTests
             await host.PostAsync(Predict);
         }
 
-        // Binomial(600, 0.05): mean 30, standard deviation about 5.3; the bounds are 4 of them either side.
+        // Binomial(600, 0.05): mean 30, standard deviation about 5.3. Outside 9..58 about twice in a
+        // million runs (the upper tail is the longer one); 51, four deviations up, was 1 in 9,000.
         var traced = (await host.ExportedServerPathsAsync()).Count(p => p == Predict);
-        Assert.InRange(traced, 9, 51);
+        Assert.InRange(traced, 9, 58);
         Assert.Equal(0.05, PredictionTracing.DefaultRatio);
     }
 

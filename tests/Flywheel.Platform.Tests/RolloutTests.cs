@@ -130,7 +130,7 @@ public sealed class RolloutTests(PlatformFixture fixture)
         var ids = new[] { first.GetProperty("prediction_ids")[0].GetGuid(), second.GetProperty("prediction_ids")[0].GetGuid() };
         Assert.NotEqual(ids[0], ids[1]);
         await using var database = await _flywheel.OpenDatabaseAsync();
-        var logged = await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(15));
+        var logged = await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(60));
         Assert.False(logged[ids[0]].Outputs.TryGetProperty("cached", out _));
         Assert.True(logged[ids[1]].Outputs.GetProperty("cached").GetBoolean());
     }
@@ -155,7 +155,7 @@ public sealed class RolloutTests(PlatformFixture fixture)
         var ids = answers.Select(a => a.GetProperty("prediction_ids")[0].GetGuid()).ToArray();
 
         await using var database = await _flywheel.OpenDatabaseAsync();
-        await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(15));
+        await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(60));
         await using var sizes = new Npgsql.NpgsqlCommand("SELECT batch_size FROM inference.predictions WHERE prediction_id = ANY($1)", database);
         sizes.Parameters.Add(new Npgsql.NpgsqlParameter { Value = ids });
         var batchSizes = new List<int>();

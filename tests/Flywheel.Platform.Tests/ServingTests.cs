@@ -67,7 +67,7 @@ public sealed class ServingTests(PlatformFixture fixture)
 
         // Every prediction is in the log with its model, version, caller and the inputs it was served with.
         await using var database = await _flywheel.OpenDatabaseAsync();
-        var logged = await ServingSetup.WaitForLoggedAsync(database, [.. ids, entityPrediction], TimeSpan.FromSeconds(15));
+        var logged = await ServingSetup.WaitForLoggedAsync(database, [.. ids, entityPrediction], TimeSpan.FromSeconds(60));
         Assert.All(logged.Values, row => Assert.Equal((model, 1, false, "e2e-" + model), (row.Model, row.Version, row.Shadow, row.Caller)));
         Assert.Equal(820.5, logged[ids[0]].Inputs.GetProperty("amount").GetDouble());
         Assert.Equal(entity, logged[entityPrediction].EntityId);

@@ -130,7 +130,7 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
         await using var database = await _flywheel.OpenDatabaseAsync();
         await using var row = new NpgsqlCommand("SELECT version, shadow, caller FROM inference.predictions WHERE prediction_id = $1", database);
         row.Parameters.Add(new NpgsqlParameter { Value = id });
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
             await using var reader = await row.ExecuteReaderAsync();
@@ -144,7 +144,7 @@ public sealed class TrafficTests(PlatformFixture fixture) : IAsyncLifetime
             await Task.Delay(250);
         }
 
-        Assert.Fail($"prediction {id} was not logged within 15 s");
+        Assert.Fail($"prediction {id} was not logged within 60 s");
     }
 
     private static StringContent Body(string entity) => new(

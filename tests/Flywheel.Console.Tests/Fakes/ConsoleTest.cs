@@ -22,6 +22,9 @@ public abstract class ConsoleTest : BunitContext
 
     protected ConsoleTest()
     {
+        // bUnit waits 1 s by default; a page's first render in a cold test process, beside the
+        // platform's tests on a busy machine, can take longer. A wait that passes returns at once.
+        DefaultWaitTimeout = TimeSpan.FromSeconds(10);
         _http = new HttpClient(Registry) { BaseAddress = new Uri("http://registry.test") };
         // The monitor's paths (/api/models/{m}/drift...) do not overlap the registry's, so one fake answers both.
         _monitorHttp = new HttpClient(Registry) { BaseAddress = new Uri("http://monitor.test") };
