@@ -158,14 +158,17 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
     {
         Gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway).BaseAddress!,
         AdminKey = _flywheel.AdminKey,
-        // Little regime-A traffic before the switch: a retrain then learns mostly regime B, as at the default pace where B runs for minutes first.
-        DriftAfter = TimeSpan.FromSeconds(3),
+        // Little regime-A traffic before the switch, and no drift verdict before the window is
+        // full: the retrain then has regime B's labels to learn from (800 rows or more), as at the
+        // default pace where B runs for minutes first. With 3 s of A and a verdict at 800 rows a
+        // retrain could start on 240 rows of B, learn only A, and lose a coin toss against v1.
+        DriftAfter = TimeSpan.FromSeconds(1),
         Rate = 20,
         Batch = 10,
         HistoryDays = 14,
         HistoryPerDay = 200,
         WindowRows = 1_000,
-        MinimumRows = 800,
+        MinimumRows = 1_000,
         EvaluationIntervalSeconds = 5,
         BakeMinutes = 0.5,
         FeedbackDelay = TimeSpan.FromSeconds(1),
