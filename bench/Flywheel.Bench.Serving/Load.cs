@@ -18,7 +18,8 @@ public sealed record Measurement(
     double? MeanBatch = null,
     double? ServerCpuUsPerRequest = null,
     double? WorkerP50Us = null,
-    double? WorkerP99Us = null);
+    double? WorkerP99Us = null,
+    double? RowsPerCall = null);
 
 /// <summary>
 /// Open-loop load (requests fired on a fixed schedule, latency counted from the scheduled start, so

@@ -28,6 +28,8 @@ using Npgsql;
 // p99 within 5, 10 and 20 ms.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
+//   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- --model-cost [model.onnx model.zip]
+// times the model alone on one thread instead (ModelCost), from the files the last full run wrote.
 if (args is ["--serve-mlnet", var zip, var mlPort])
 {
     Children.ExitWithParent();
@@ -53,6 +55,22 @@ if (args is ["--serve-relay", var relayDestination, var relayPort])
 {
     Children.ExitWithParent();
     TcpRelay.Run(relayDestination, int.Parse(relayPort, CultureInfo.InvariantCulture));
+    return;
+}
+
+if (args is ["--model-cost", ..])
+{
+    if (args.Length is not (1 or 3))
+    {
+        Console.Error.WriteLine("usage: --model-cost [model.onnx model.zip]");
+        Environment.Exit(2);
+    }
+
+    var files = Path.Combine(FindRoot(), ".flywheel", "bench-serving");
+    ModelCost.Run(
+        args.Length == 3 ? args[1] : Path.Combine(files, "model.onnx"),
+        args.Length == 3 ? args[2] : Path.Combine(files, "model.zip"),
+        evictBytes: 8_000_000);
     return;
 }
 
@@ -274,10 +292,10 @@ for (var s = 0; s < selected.Length; s++)
     double? cpuPerRequest = servers is null || closed.Requests == 0
         ? null
         : (ServerCpu.Total(servers) - cpuBefore).TotalMicroseconds / closed.Requests;
-    var meanBatch = model is null ? (double?)null : await MeanBatchAsync(database, model, saturationStarted);
+    var batches = model is null ? ((double PerPrediction, double PerCall)?)null : await MeanBatchAsync(database, model, saturationStarted);
     var ownLatency = model is null ? ((double, double)?)null : await WorkerLatencyAsync(database, model, openWindows[s]);
-    results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, meanBatch, cpuPerRequest,
-        ownLatency?.Item1, ownLatency?.Item2));
+    results.Add(new Measurement(name, rate, open.P50, open.P99, openErrors[s], clients, closed.Rps, closed.P50, closed.P99, closed.Errors, batches?.PerPrediction, cpuPerRequest,
+        ownLatency?.Item1, ownLatency?.Item2, batches?.PerCall));
 }
 
 // Throughput at equal p99: the same ladder of open-loop rates against every server, each rate
@@ -301,12 +319,12 @@ Children.KillAll();
 
 Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; load generator, servers and platform share it.");
 Console.WriteLine($"Model: LightGBM, 4 features (binary), {rows.Count} rows; alternatives serve the same model: {(sameModel ? "yes (identical ONNX hash)" : "same data, trainer and seed (ONNX hash differs)")}.");
-Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch | server CPU µs/req | worker's own p50 / p99 µs @ {rate:0} req/s |");
+Console.WriteLine($"| scenario | p50 ms @ {rate:0} req/s | p99 ms @ {rate:0} req/s | errors | throughput req/s @ {clients} clients | p50 ms | p99 ms | errors | mean batch per prediction / per call | server CPU µs/req | worker's own p50 / p99 µs @ {rate:0} req/s |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var m in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b ? b.ToString("0.00", CultureInfo.InvariantCulture) : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w50 && m.WorkerP99Us is { } w99 ? string.Create(CultureInfo.InvariantCulture, $"{w50:0} / {w99:0}") : "—")} |"));
+        $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b && m.RowsPerCall is { } perCall ? string.Create(CultureInfo.InvariantCulture, $"{b:0.00} / {perCall:0.00}") : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w50 && m.WorkerP99Us is { } w99 ? string.Create(CultureInfo.InvariantCulture, $"{w50:0} / {w99:0}") : "—")} |"));
 }
 
 if (ladders.Count > 0)
@@ -387,15 +405,23 @@ static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IRe
     return name;
 }
 
-// The batch size the saturation phase's predictions ran in, averaged over predictions (once the log has them).
-static async Task<double> MeanBatchAsync(NpgsqlDataSource database, string model, DateTimeOffset since)
+// The batch size the saturation phase's predictions ran in (once the log has them), averaged two
+// ways: over predictions (the size of the call each prediction was in) and over ONNX Runtime calls
+// (a call of n rows logs n predictions of batch size n, so the calls are the sum of 1/n). A few
+// large calls after a stall raise the first far more than the second, and the second is what sets
+// a call's fixed cost per prediction.
+static async Task<(double PerPrediction, double PerCall)> MeanBatchAsync(NpgsqlDataSource database, string model, DateTimeOffset since)
 {
     await Task.Delay(TimeSpan.FromSeconds(2));
-    await using var command = database.CreateCommand(
-        "SELECT coalesce(avg(batch_size), 0)::float8 FROM inference.predictions WHERE model = $1 AND at >= $2 AND batch_size > 0");
+    await using var command = database.CreateCommand("""
+        SELECT coalesce(avg(batch_size), 0)::float8, coalesce(count(*) / nullif(sum(1.0 / batch_size), 0), 0)::float8
+        FROM inference.predictions WHERE model = $1 AND at >= $2 AND batch_size > 0
+        """);
     command.Parameters.Add(new NpgsqlParameter { Value = model });
     command.Parameters.Add(new NpgsqlParameter { Value = since });
-    return (double)(await command.ExecuteScalarAsync())!;
+    await using var reader = await command.ExecuteReaderAsync();
+    await reader.ReadAsync();
+    return (reader.GetDouble(0), reader.GetDouble(1));
 }
 
 // The worker's own time for a request in the open-loop phase, from its handler's start to the
