@@ -23,9 +23,8 @@ public static class ModelCost
 
     public static void Run(string onnxPath, string zipPath, int evictBytes)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        using var session = new InferenceSession(onnxPath, options);
+        // The floor's session: the workers' settings.
+        using var session = Floor.CreateSession(File.ReadAllBytes(onnxPath));
         using var runOptions = new RunOptions();
 
         var ml = new MLContext();
