@@ -25,6 +25,13 @@ public sealed class InferenceOptions
     [Range(1, 10_000)]
     public int MaxCachedFiles { get; set; } = 32;
 
+    /// <summary>
+    /// Calls of up to 64 rows reuse inputs and outputs bound to the session once per row count
+    /// (binary and regression models whose outputs have the contract's shapes; checked when a
+    /// version loads). Off builds every call's tensors afresh, as before (for the benchmark).
+    /// </summary>
+    public bool BindCalls { get; set; } = true;
+
     /// <summary>Micro-batching of concurrent requests; off runs each request alone (for the benchmark).</summary>
     public bool Batching { get; set; } = true;
 

@@ -17,12 +17,23 @@ internal static class FaultyOnnxModel
     /// <summary>Amounts at or above this make the model fail.</summary>
     public const double FailsFrom = 2 * Step;
 
-    public static byte[] Build(string classesJson)
+    /// <param name="flatOutputs">
+    /// Outputs of shape [N] instead of the contract's [N, 1], as a model exported outside Flywheel
+    /// might have: ONNX Runtime then refuses outputs bound with the contract's shape.
+    /// </param>
+    public static byte[] Build(string classesJson, bool flatOutputs = false)
     {
         var graph = new Proto()
             .Message(1, Node("Div", ["amount", "step"], ["bucket_f"]))
-            .Message(1, Node("Cast", ["bucket_f"], ["bucket"], new Proto().String(1, "to").Int(3, 7).Int(20, 2)))
-            .Message(1, Node("Gather", ["table", "bucket"], ["p"], new Proto().String(1, "axis").Int(3, 0).Int(20, 2)))
+            .Message(1, Node("Cast", ["bucket_f"], ["bucket"], new Proto().String(1, "to").Int(3, 7).Int(20, 2)));
+        if (flatOutputs)
+        {
+            graph.Message(1, Node("Reshape", ["bucket", "flat"], ["bucket_flat"]))
+                .Message(5, Int64Tensor("flat", [1], [-1]));
+        }
+
+        graph
+            .Message(1, Node("Gather", ["table", flatOutputs ? "bucket_flat" : "bucket"], ["p"], new Proto().String(1, "axis").Int(3, 0).Int(20, 2)))
             .Message(1, Node("Identity", ["p"], ["Probability.output"]))
             .Message(1, Node("Identity", ["p"], ["Score.output"]))
             .Message(1, Node("Greater", ["p", "half"], ["PredictedLabel.output"]))
@@ -34,9 +45,9 @@ internal static class FaultyOnnxModel
             .Message(11, Value("merchant_category", Text))
             .Message(11, Value("is_online", Float))
             .Message(11, Value("hour", Float))
-            .Message(12, Value("PredictedLabel.output", Bool))
-            .Message(12, Value("Score.output", Float))
-            .Message(12, Value("Probability.output", Float));
+            .Message(12, Value("PredictedLabel.output", Bool, flatOutputs))
+            .Message(12, Value("Score.output", Float, flatOutputs))
+            .Message(12, Value("Probability.output", Float, flatOutputs));
         return new Proto()
             .Int(1, 8)
             .String(2, "flywheel-tests")
@@ -81,12 +92,28 @@ internal static class FaultyOnnxModel
         return tensor.Int(2, Float).Bytes(4, data).String(8, name);
     }
 
-    /// <summary>A [N, 1] tensor of the element type.</summary>
-    private static Proto Value(string name, int elementType)
+    private static Proto Int64Tensor(string name, long[] dims, long[] values)
     {
-        var shape = new Proto()
-            .Message(1, new Proto().String(2, "N"))
-            .Message(1, new Proto().Int(1, 1));
+        var tensor = new Proto();
+        foreach (var dim in dims)
+        {
+            tensor.Int(1, dim);
+        }
+
+        var data = new byte[values.Length * 8];
+        Buffer.BlockCopy(values, 0, data, 0, data.Length);
+        return tensor.Int(2, 7).String(8, name).Bytes(9, data);
+    }
+
+    /// <summary>A [N, 1] tensor of the element type, or [N] when <paramref name="flat"/>.</summary>
+    private static Proto Value(string name, int elementType, bool flat = false)
+    {
+        var shape = new Proto().Message(1, new Proto().String(2, "N"));
+        if (!flat)
+        {
+            shape.Message(1, new Proto().Int(1, 1));
+        }
+
         return new Proto()
             .String(1, name)
             .Message(2, new Proto().Message(1, new Proto().Int(1, elementType).Message(2, shape)));

@@ -130,7 +130,7 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
     /// and a latency comparison judge the warm-up instead of the model; and a model that cannot
     /// score a valid row is refused here rather than failing requests.
     /// </summary>
-    private static void WarmUp(LoadedVersion loaded)
+    private void WarmUp(LoadedVersion loaded)
     {
         var row = loaded.Schema.Features.ToDictionary(
             feature => feature.Name,
@@ -142,12 +142,37 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
             }));
         IReadOnlyDictionary<string, object?>[] one = [row];
         var batch = Enumerable.Repeat<IReadOnlyDictionary<string, object?>>(row, 16).ToArray();
+        if (!_options.BindCalls)
+        {
+            LogNotBound(loaded.Model, loaded.Version, "turned off (Flywheel:Inference:BindCalls)");
+        }
+        else if (loaded.TryBindCalls(CheckRows(loaded.Schema, 16)) is { } reason)
+        {
+            LogNotBound(loaded.Model, loaded.Version, reason);
+        }
+
         for (var i = 0; i < WarmUpRuns; i++)
         {
             loaded.Score(one);
             loaded.Score(batch);
         }
     }
+
+    /// <summary>
+    /// Rows that differ from each other in every feature (numbers across the feature's range,
+    /// each category in turn, false and true), so that scoring them two ways and comparing
+    /// shows whether each row's answer came back in its place.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, object?>[] CheckRows(ModelSchema schema, int count) =>
+        [.. Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, object?>)schema.Features.ToDictionary(
+            feature => feature.Name,
+            feature => (object?)(feature.Type switch
+            {
+                FeatureType.Numeric when feature.Min is { } min && feature.Max is { } max => min + ((max - min) * i / Math.Max(1, count - 1)),
+                FeatureType.Numeric => (feature.Min ?? 0.0) + i,
+                FeatureType.Categorical => feature.Categories is { Count: > 0 } categories ? categories[i % categories.Count] : "",
+                _ => i % 2 == 1,
+            })))];
 
     private SessionOptions BaseOptions()
     {
@@ -181,6 +206,9 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} v{Version} on {Provider} (sha256 {Sha256})")]
     private partial void LogLoaded(string model, int version, string provider, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Model} v{Version} builds its inputs and outputs for every call: {Reason}")]
+    private partial void LogNotBound(string model, int version, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "CUDA is not available (tried for {What}); this worker's sessions use the CPU provider ({Reason})")]
     private partial void LogNoCuda(string what, string reason);
