@@ -26,7 +26,7 @@ using Npgsql;
 // For each server it also reports the CPU one request costs it at saturation, for the worker its
 // own median time per request, and for each server the highest fixed arrival rate it sustains at a
 // p99 within 5, 10 and 20 ms.
-//   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rate=300] [seconds=15] [clients=64]
+//   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- [rates=300] [seconds=15] [clients=64]
 // It starts its own platform (local services, like the tests) and stops everything it started.
 //   dotnet run --project bench/Flywheel.Bench.Serving -c Release -- --model-cost [model.onnx model.zip]
 // times the model alone on one thread instead (ModelCost), from the files the last full run wrote.
@@ -80,7 +80,13 @@ if (args is ["--export-models", var exportDirectory])
     return;
 }
 
-var rate = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 300;
+// The first rate is the one the main table reports; any others ("300,1000,2000") get the same
+// interleaved rounds after it and a table of their own: what each server's latency is when the
+// machine is kept busy between requests rather than idle.
+var rates = args.Length > 0
+    ? args[0].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => double.Parse(r, CultureInfo.InvariantCulture)).ToArray()
+    : [300.0];
+var rate = rates[0];
 var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
 var clients = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
 var root = FindRoot();
@@ -260,23 +266,14 @@ foreach (var scenario in selected)
     await Load.ClosedLoopAsync(scenario.Call, 8, TimeSpan.FromSeconds(3));
 }
 
-(settledAfter, settledBusy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
 const double StretchSeconds = 2;
 var stretches = Math.Max(1, (int)Math.Round(seconds / StretchSeconds));
-Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Fixed rate: {stretches} rounds of {StretchSeconds:0} s per scenario at {rate:0} req/s (after {settledAfter.TotalSeconds:0} s to settle; {settledBusy:P0} busy)…"));
-var openLatencies = selected.Select(_ => new List<double>()).ToArray();
-var openErrors = new int[selected.Length];
-var openWindows = selected.Select(_ => new List<(DateTimeOffset From, DateTimeOffset To)>()).ToArray();
-for (var round = 0; round < stretches; round++)
+var (openLatencies, openErrors, openWindows) = await FixedRateAsync(rate);
+var atOtherRates = new List<(double Rate, (double P50, double P99)[] Latency, int[] Errors)>();
+foreach (var other in rates.Skip(1))
 {
-    for (var s = 0; s < selected.Length; s++)
-    {
-        var from = DateTimeOffset.UtcNow;
-        var (latencies, errors) = await Load.OpenLoopSamplesAsync(selected[s].Call, rate, TimeSpan.FromSeconds(StretchSeconds), round * (int)(rate * StretchSeconds));
-        openWindows[s].Add((from, DateTimeOffset.UtcNow));
-        openLatencies[s].AddRange(latencies);
-        openErrors[s] += errors;
-    }
+    var (latencies, errors, _) = await FixedRateAsync(other);
+    atOtherRates.Add((other, [.. latencies.Select(l => Load.Percentiles(l))], errors));
 }
 
 var results = new List<Measurement>();
@@ -327,6 +324,21 @@ foreach (var m in results)
         $"| {m.Scenario} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {m.OpenErrors} | {m.SaturationRps:0} | {m.SaturationP50Ms:0.00} | {m.SaturationP99Ms:0.00} | {m.ClosedErrors} | {(m.MeanBatch is { } b && m.RowsPerCall is { } perCall ? string.Create(CultureInfo.InvariantCulture, $"{b:0.00} / {perCall:0.00}") : "—")} | {(m.ServerCpuUsPerRequest is { } c ? c.ToString("0", CultureInfo.InvariantCulture) : "—")} | {(m.WorkerP50Us is { } w50 && m.WorkerP99Us is { } w99 ? string.Create(CultureInfo.InvariantCulture, $"{w50:0} / {w99:0}") : "—")} |"));
 }
 
+if (atOtherRates.Count > 0)
+{
+    Console.WriteLine();
+    Console.WriteLine("Latency at each fixed rate (the same interleaved rounds, run after the first rate's): p50 / p99 ms.");
+    Console.WriteLine($"| scenario | {string.Join(" | ", rates.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r:#,0} req/s")))} |");
+    Console.WriteLine($"|---|{string.Concat(rates.Select(_ => "---:|"))}");
+    for (var s = 0; s < selected.Length; s++)
+    {
+        var cells = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{results[s].P50Ms:0.000} / {results[s].P99Ms:0.00}{(results[s].OpenErrors > 0 ? $" ({results[s].OpenErrors} errors)" : "")}") };
+        cells.AddRange(atOtherRates.Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Latency[s].P50:0.000} / {r.Latency[s].P99:0.00}{(r.Errors[s] > 0 ? $" ({r.Errors[s]} errors)" : "")}")));
+        Console.WriteLine($"| {selected[s].Name} | {string.Join(" | ", cells)} |");
+    }
+}
+
 if (ladders.Count > 0)
 {
     Console.WriteLine();
@@ -344,8 +356,35 @@ if (ladders.Count > 0)
     }
 }
 
-Console.WriteLine(JsonSerializer.Serialize(new { results, ladders = ladders.Select(l => new { scenario = l.Scenario, probes = l.Probes }) }));
+Console.WriteLine(JsonSerializer.Serialize(new
+{
+    results,
+    otherRates = atOtherRates.Select(r => new { rate = r.Rate, scenarios = selected.Select((x, i) => new { scenario = x.Name, p50 = r.Latency[i].P50, p99 = r.Latency[i].P99, errors = r.Errors[i] }) }),
+    ladders = ladders.Select(l => new { scenario = l.Scenario, probes = l.Probes }) }));
 await app.StopAsync();
+
+// Interleaved rounds at one rate: two-second stretches of each selected scenario in turn.
+async Task<(List<double>[] Latencies, int[] Errors, List<(DateTimeOffset From, DateTimeOffset To)>[] Windows)> FixedRateAsync(double at)
+{
+    var (settledAfter, settledBusy) = await Settle.UntilQuietAsync(busyFraction: 0.1, limit: TimeSpan.FromSeconds(90));
+    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Fixed rate: {stretches} rounds of {StretchSeconds:0} s per scenario at {at:0} req/s (after {settledAfter.TotalSeconds:0} s to settle; {settledBusy:P0} busy)…"));
+    var latencies = selected.Select(_ => new List<double>()).ToArray();
+    var errors = new int[selected.Length];
+    var windows = selected.Select(_ => new List<(DateTimeOffset From, DateTimeOffset To)>()).ToArray();
+    for (var round = 0; round < stretches; round++)
+    {
+        for (var s = 0; s < selected.Length; s++)
+        {
+            var from = DateTimeOffset.UtcNow;
+            var (samples, failed) = await Load.OpenLoopSamplesAsync(selected[s].Call, at, TimeSpan.FromSeconds(StretchSeconds), round * (int)(at * StretchSeconds));
+            windows[s].Add((from, DateTimeOffset.UtcNow));
+            latencies[s].AddRange(samples);
+            errors[s] += failed;
+        }
+    }
+
+    return (latencies, errors, windows);
+}
 
 static async Task<string> TrainAndDeployAsync(HttpClient admin, string name, IReadOnlyList<TrainingRow> rows, bool batching)
 {
