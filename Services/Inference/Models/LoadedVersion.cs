@@ -170,7 +170,7 @@ public sealed class LoadedVersion
         var pool = Volatile.Read(ref _bound[count]);
         if (pool is null)
         {
-            Interlocked.CompareExchange(ref _bound[count], new BoundCallPool(Math.Max(4, 2 * Environment.ProcessorCount)), null);
+            Interlocked.CompareExchange(ref _bound[count], new BoundCallPool(Math.Max(2, Environment.ProcessorCount)), null);
             pool = _bound[count]!;
         }
 
