@@ -47,6 +47,7 @@ public static class KServeV1Api
         var started = Stopwatch.GetTimestamp();
         var options = services.Options.Value;
         var (admitted, problem) = await Requests.AdmitAsync(model, null, http.Request, services.Served, options, cancellationToken);
+        await Requests.ContinueOnThreadPool(http.Request, options.InlineBodyBytes);
         if (admitted is null)
         {
             return (problem!, null);

@@ -108,6 +108,7 @@ public static class OpenInferenceProtocolApi
     {
         var options = services.Options.Value;
         var (admitted, problem) = await Requests.AdmitAsync(model, version, http.Request, services.Served, options, cancellationToken);
+        await Requests.ContinueOnThreadPool(http.Request, options.InlineBodyBytes);
         if (admitted is null)
         {
             return (problem!, null);

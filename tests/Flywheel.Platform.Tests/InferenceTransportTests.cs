@@ -89,6 +89,8 @@ public sealed class InferenceTransportTests
             app.MapPost("/parse", async (HttpContext context) =>
             {
                 var (body, problem) = await Requests.ReadJsonAsync(context.Request, maxBytes: 256 * 1024, inlineBytes: 1024, context.RequestAborted);
+                // As the predict, infer and feedback handlers do.
+                await Requests.ContinueOnThreadPool(context.Request, inlineBytes: 1024);
                 if (body is null)
                 {
                     return (IResult)problem!;

@@ -30,6 +30,7 @@ public static class FeedbackApi
         string model, HttpContext http, FeedbackStore store, FeedbackMetrics metrics, IOptions<InferenceOptions> options, CancellationToken cancellationToken)
     {
         var (body, problem) = await Requests.ReadJsonAsync(http.Request, options.Value.MaxRequestBodySize, options.Value.InlineBodyBytes, cancellationToken);
+        await Requests.ContinueOnThreadPool(http.Request, options.Value.InlineBodyBytes);
         if (body is null)
         {
             metrics.Rejected(model);

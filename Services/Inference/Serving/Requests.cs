@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Schema;
@@ -15,8 +16,9 @@ public static class Requests
     /// <summary>
     /// The body as JSON, or the 4xx that says why not (415 not JSON, 413 too large, 400 malformed).
     /// A body declared at most <paramref name="inlineBytes"/> long is parsed on the thread that
-    /// read it; a larger or unsized one is read there and parsed on the thread pool, and the rest
-    /// of its request (validation, scoring, the answer) continues there.
+    /// read it; a larger or unsized one is read there and parsed on the thread pool. For the rest
+    /// of such a request (validation, scoring, the answer) to continue there, the handler awaits
+    /// <see cref="ContinueOnThreadPool"/> after this.
     /// </summary>
     /// <remarks>
     /// With <see cref="InlineConnections"/> the thread that reads a request is a socket event
@@ -58,6 +60,18 @@ public static class Requests
             return (null, TooLarge(maxBytes));
         }
     }
+
+    /// <summary>
+    /// Awaited by a handler right after its body was read: for a body over
+    /// <paramref name="inlineBytes"/> or without a length, the handler goes on on the thread pool
+    /// rather than on the socket event thread that read it (<see cref="InlineConnections"/>); for a
+    /// small one, or already on the pool, it goes on at once. It must be awaited in the handler's
+    /// own method: the hop in <see cref="ReadJsonAsync"/> moves the parse, but a caller whose await
+    /// came after the pool had already finished that work goes on synchronously where it was, on
+    /// the event thread (seen once in CI, and that large request then held up the event thread).
+    /// </summary>
+    public static ThreadPoolHop ContinueOnThreadPool(HttpRequest request, long inlineBytes) =>
+        new(request.ContentLength is not { } length || length > inlineBytes);
 
     /// <summary>Reads the whole body where it arrives, then parses it on a thread-pool thread.</summary>
     private static async Task<JsonDocument> ParseOnThreadPoolAsync(PipeReader reader, CancellationToken cancellationToken)
@@ -203,4 +217,25 @@ public sealed class AdmittedRequest(JsonDocument body, VersionLease lease) : IDi
         Lease.Dispose();
         Body.Dispose();
     }
+}
+
+/// <summary>
+/// An awaitable that, when <c>wanted</c> and not already on a thread-pool thread, queues the
+/// awaiting method's continuation to the thread pool (<see cref="Requests.ContinueOnThreadPool"/>).
+/// </summary>
+public readonly struct ThreadPoolHop(bool wanted) : ICriticalNotifyCompletion
+{
+    public bool IsCompleted => !wanted || Thread.CurrentThread.IsThreadPoolThread;
+
+    public ThreadPoolHop GetAwaiter() => this;
+
+    public void GetResult()
+    {
+    }
+
+    public void OnCompleted(Action continuation) =>
+        ThreadPool.QueueUserWorkItem(static action => action(), continuation, preferLocal: false);
+
+    public void UnsafeOnCompleted(Action continuation) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static action => action(), continuation, preferLocal: false);
 }
