@@ -207,20 +207,13 @@ public sealed class LoadedVersion
                 {
                     var strings = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
                     inputs[j] = strings;
-                    for (var i = 0; i < count; i++)
-                    {
-                        strings.StringTensorSetElementAt(FeatureValues.ToText(rows[i].GetValueOrDefault(name)).AsSpan(), i);
-                    }
+                    SetTexts(strings, name, rows);
                 }
                 else
                 {
                     var buffer = ArrayPool<float>.Shared.Rent(count);
                     rented[j] = buffer;
-                    for (var i = 0; i < count; i++)
-                    {
-                        buffer[i] = FeatureValues.ToFloat(rows[i].GetValueOrDefault(name));
-                    }
-
+                    SetNumbers(buffer, name, rows);
                     inputs[j] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count), shape);
                 }
             }
@@ -247,47 +240,57 @@ public sealed class LoadedVersion
 
     private ScoredRow[] Read(IReadOnlyList<OrtValue> results, int count)
     {
-        var scored = new ScoredRow[count];
         switch (Schema.Task)
         {
             case ModelTask.Binary:
-                {
-                    var labels = results[0].GetTensorDataAsSpan<bool>();
-                    var scores = results[1].GetTensorDataAsSpan<float>();
-                    var probabilities = results[2].GetTensorDataAsSpan<float>();
-                    for (var i = 0; i < count; i++)
-                    {
-                        scored[i] = new ScoredRow(FeatureValues.Box(labels[i]), [scores[i]], probabilities[i]);
-                    }
-
-                    break;
-                }
+                return Answers(count, results[0].GetTensorDataAsSpan<bool>(), results[1].GetTensorDataAsSpan<float>(), results[2].GetTensorDataAsSpan<float>());
 
             case ModelTask.Multiclass:
                 {
                     var scores = results[1].GetTensorDataAsSpan<float>();
                     var width = scores.Length / count;
+                    var scored = new ScoredRow[count];
                     for (var i = 0; i < count; i++)
                     {
                         scored[i] = new ScoredRow(results[0].GetStringElement(i), scores.Slice(i * width, width).ToArray(), null);
                     }
 
-                    break;
+                    return scored;
                 }
 
             default:
-                {
-                    var scores = results[0].GetTensorDataAsSpan<float>();
-                    for (var i = 0; i < count; i++)
-                    {
-                        scored[i] = new ScoredRow(null, [scores[i]], null);
-                    }
+                return Answers(count, default, results[0].GetTensorDataAsSpan<float>(), default);
+        }
+    }
 
-                    break;
-                }
+    /// <summary>A binary model's answers (label, score, probability), or a regression model's (score; no labels given).</summary>
+    private static ScoredRow[] Answers(int count, ReadOnlySpan<bool> labels, ReadOnlySpan<float> scores, ReadOnlySpan<float> probabilities)
+    {
+        var scored = new ScoredRow[count];
+        for (var i = 0; i < count; i++)
+        {
+            scored[i] = labels.IsEmpty
+                ? new ScoredRow(null, [scores[i]], null)
+                : new ScoredRow(FeatureValues.Box(labels[i]), [scores[i]], probabilities[i]);
         }
 
         return scored;
+    }
+
+    private static void SetNumbers(float[] buffer, string feature, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        for (var i = 0; i < rows.Count; i++)
+        {
+            buffer[i] = FeatureValues.ToFloat(rows[i].GetValueOrDefault(feature));
+        }
+    }
+
+    private static void SetTexts(OrtValue strings, string feature, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    {
+        for (var i = 0; i < rows.Count; i++)
+        {
+            strings.StringTensorSetElementAt(FeatureValues.ToText(rows[i].GetValueOrDefault(feature)).AsSpan(), i);
+        }
     }
 
     private void DisposeBound()
@@ -383,31 +386,16 @@ public sealed class LoadedVersion
                 var name = features[j].Name;
                 if (_numeric[j] is { } buffer)
                 {
-                    for (var i = 0; i < count; i++)
-                    {
-                        buffer[i] = FeatureValues.ToFloat(rows[i].GetValueOrDefault(name));
-                    }
+                    SetNumbers(buffer, name, rows);
                 }
                 else
                 {
-                    var strings = _text[j]!;
-                    for (var i = 0; i < count; i++)
-                    {
-                        strings.StringTensorSetElementAt(FeatureValues.ToText(rows[i].GetValueOrDefault(name)).AsSpan(), i);
-                    }
+                    SetTexts(_text[j]!, name, rows);
                 }
             }
 
             session.RunWithBinding(run, _binding);
-            var scored = new ScoredRow[count];
-            for (var i = 0; i < count; i++)
-            {
-                scored[i] = _labels is null
-                    ? new ScoredRow(null, [_scores[i]], null)
-                    : new ScoredRow(FeatureValues.Box(_labels[i]), [_scores[i]], _probabilities![i]);
-            }
-
-            return scored;
+            return Answers(count, _labels, _scores, _probabilities);
         }
 
         public void Dispose()
