@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Flywheel.Platform.Tests;
@@ -59,6 +60,7 @@ internal static class FaultyOnnxModel
     }
 
     private const int Float = 1;
+    private const int Int64 = 7;
     private const int Text = 8;
     private const int Bool = 9;
 
@@ -79,7 +81,13 @@ internal static class FaultyOnnxModel
         return attribute is null ? node : node.Message(5, attribute);
     }
 
-    private static Proto FloatTensor(string name, long[] dims, float[] values)
+    private static Proto FloatTensor(string name, long[] dims, float[] values) => Tensor(name, dims, Float, values);
+
+    private static Proto Int64Tensor(string name, long[] dims, long[] values) => Tensor(name, dims, Int64, values);
+
+    /// <summary>An initializer with its values as raw little-endian bytes.</summary>
+    private static Proto Tensor<T>(string name, long[] dims, int elementType, T[] values)
+        where T : unmanaged
     {
         var tensor = new Proto();
         foreach (var dim in dims)
@@ -87,22 +95,7 @@ internal static class FaultyOnnxModel
             tensor.Int(1, dim);
         }
 
-        var data = new byte[values.Length * 4];
-        Buffer.BlockCopy(values, 0, data, 0, data.Length);
-        return tensor.Int(2, Float).Bytes(4, data).String(8, name);
-    }
-
-    private static Proto Int64Tensor(string name, long[] dims, long[] values)
-    {
-        var tensor = new Proto();
-        foreach (var dim in dims)
-        {
-            tensor.Int(1, dim);
-        }
-
-        var data = new byte[values.Length * 8];
-        Buffer.BlockCopy(values, 0, data, 0, data.Length);
-        return tensor.Int(2, 7).String(8, name).Bytes(9, data);
+        return tensor.Int(2, elementType).String(8, name).Bytes(9, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
     }
 
     /// <summary>A [N, 1] tensor of the element type, or [N] when <paramref name="flat"/>.</summary>
