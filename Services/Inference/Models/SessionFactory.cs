@@ -163,7 +163,7 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
     /// each category in turn, false and true), so that scoring them two ways and comparing
     /// shows whether each row's answer came back in its place.
     /// </summary>
-    internal static IReadOnlyDictionary<string, object?>[] CheckRows(ModelSchema schema, int count) =>
+    private static IReadOnlyDictionary<string, object?>[] CheckRows(ModelSchema schema, int count) =>
         [.. Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, object?>)schema.Features.ToDictionary(
             feature => feature.Name,
             feature => (object?)(feature.Type switch
