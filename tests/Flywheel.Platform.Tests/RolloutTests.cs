@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using Flywheel.Contracts;
+using Npgsql;
 
 namespace Flywheel.Platform.Tests;
 
@@ -109,6 +110,50 @@ public sealed class RolloutTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_version_recorded_under_a_former_storage_endpoint_still_loads_serves_and_downloads()
+    {
+        var admin = _flywheel.AdminGateway();
+        var model = await TrainVersionsAsync(admin, "moved", versions: 1);
+        await DeployAsync(admin, model, 1);
+        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "moved-" + model, ["predictor"], [model]));
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        var before = await ServingSetup.PredictAsync(predictor, model, [Instance]);
+
+        // Version 2 is version 1's record as a platform that has since restarted sees it: a local
+        // Azurite listens on a new port at every start, so the recorded URI names an endpoint that
+        // is gone (port 1 here); the blob's path in the models container is unchanged.
+        await using (var database = await _flywheel.OpenDatabaseAsync())
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO registry.model_versions (model, version, run_id, metrics, artifact_uri, artifact_sha256, artifact_bytes,
+                    parity_max_abs_diff, parity_max_rel_diff, parity_rows, reference_profile, snapshot_id, snapshot_sha256, rows,
+                    trainer, hyperparameters, seed, code_version, parent_version, trigger, split)
+                SELECT model, 2, gen_random_uuid(), metrics, regexp_replace(artifact_uri, '^https?://[^/]+', 'http://127.0.0.1:1'),
+                    artifact_sha256, artifact_bytes, parity_max_abs_diff, parity_max_rel_diff, parity_rows, reference_profile, snapshot_id,
+                    snapshot_sha256, rows, trainer, hyperparameters, seed, code_version, 1, 'manual', split
+                FROM registry.model_versions WHERE model = $1 AND version = 1
+                RETURNING artifact_uri
+                """, database);
+            insert.Parameters.Add(new NpgsqlParameter { Value = model });
+            Assert.StartsWith("http://127.0.0.1:1/", (string)(await insert.ExecuteScalarAsync())!);
+        }
+
+        // The registry hands out its bytes, verified by the same hash ...
+        using (var download = await admin.GetAsync($"/api/models/{model}/versions/2/artifact"))
+        {
+            Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+            Assert.Equal(await admin.GetByteArrayAsync($"/api/models/{model}/versions/1/artifact"), await download.Content.ReadAsByteArrayAsync());
+        }
+
+        // ... and the worker loads and serves it, answering as version 1 did.
+        await DeployAsync(admin, model, 2);
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 2);
+        var after = await ServingSetup.PredictAsync(predictor, model, [Instance]);
+        Assert.Equal(2, after.GetProperty("model_version").GetInt32());
+        Assert.Equal(before.GetProperty("predictions")[0].GetProperty("score").GetDouble(), after.GetProperty("predictions")[0].GetProperty("score").GetDouble());
+    }
+
+    [Fact]
     public async Task With_the_cache_on_a_repeated_request_is_answered_from_redis_and_still_logged_with_its_own_id()
     {
         var admin = _flywheel.AdminGateway();
@@ -156,8 +201,8 @@ public sealed class RolloutTests(PlatformFixture fixture)
 
         await using var database = await _flywheel.OpenDatabaseAsync();
         await ServingSetup.WaitForLoggedAsync(database, ids, TimeSpan.FromSeconds(60));
-        await using var sizes = new Npgsql.NpgsqlCommand("SELECT batch_size FROM inference.predictions WHERE prediction_id = ANY($1)", database);
-        sizes.Parameters.Add(new Npgsql.NpgsqlParameter { Value = ids });
+        await using var sizes = new NpgsqlCommand("SELECT batch_size FROM inference.predictions WHERE prediction_id = ANY($1)", database);
+        sizes.Parameters.Add(new NpgsqlParameter { Value = ids });
         var batchSizes = new List<int>();
         await using (var reader = await sizes.ExecuteReaderAsync())
         {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using Flywheel.Contracts;
+using Flywheel.Core.Artifacts;
 using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 using Flywheel.Inference.Serving;
@@ -222,8 +223,7 @@ public sealed partial class ModelLoader(
         }
 
         var container = blobs.GetBlobContainerClient(BlobContainers.Models);
-        var prefix = container.Uri.AbsoluteUri.TrimEnd('/') + "/";
-        if (!uri.StartsWith(prefix, StringComparison.Ordinal) || uri.Length == prefix.Length)
+        if (ArtifactLocation.BlobName(container.Uri, uri) is not { } name)
         {
             LogOutsideContainer(model, version, uri);
             return null;
@@ -235,7 +235,7 @@ public sealed partial class ModelLoader(
             if (!File.Exists(path))
             {
                 var partial = path + "." + Guid.NewGuid().ToString("N") + ".part";
-                await container.GetBlobClient(Uri.UnescapeDataString(uri[prefix.Length..])).DownloadToAsync(partial, cancellationToken);
+                await container.GetBlobClient(name).DownloadToAsync(partial, cancellationToken);
                 File.Move(partial, path, overwrite: true);
             }
 

@@ -4,6 +4,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Flywheel.Contracts;
 using Flywheel.Contracts.Training;
+using Flywheel.Core.Artifacts;
 using Flywheel.Registry.Security;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Json;
@@ -137,13 +138,13 @@ public sealed partial class RegisterModelVersionConsumer(
 /// <summary>Where versions' artifacts live: the private models container, addressed by content.</summary>
 public static class ArtifactStore
 {
-    /// <summary>The blob an artifact URI names, or null when it names anything outside the models container.</summary>
+    /// <summary>
+    /// The blob an artifact URI names in the models container, found by its path whatever endpoint
+    /// it was recorded under; null when it names anything outside the container.
+    /// </summary>
     public static BlobClient? Resolve(BlobServiceClient blobs, string uri)
     {
         var container = blobs.GetBlobContainerClient(BlobContainers.Models);
-        var prefix = container.Uri.AbsoluteUri.TrimEnd('/') + "/";
-        return uri.StartsWith(prefix, StringComparison.Ordinal) && uri.Length > prefix.Length
-            ? container.GetBlobClient(Uri.UnescapeDataString(uri[prefix.Length..]))
-            : null;
+        return ArtifactLocation.BlobName(container.Uri, uri) is { } name ? container.GetBlobClient(name) : null;
     }
 }

@@ -6,6 +6,7 @@ using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Flywheel.Contracts;
 using Flywheel.Contracts.Serving;
+using Flywheel.Core.Artifacts;
 using Flywheel.Trainer.Jobs;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -145,8 +146,10 @@ public sealed partial class ScoreBatchConsumer(
 
     private async Task<byte[]> VerifiedArtifactAsync(ScoreBatch job, CancellationToken cancellationToken)
     {
-        var name = new BlobUriBuilder(new Uri(job.Artifact.Uri)).BlobName;
-        var content = (await blobs.GetBlobContainerClient(BlobContainers.Models).GetBlobClient(name).DownloadContentAsync(cancellationToken)).Value.Content.ToArray();
+        var container = blobs.GetBlobContainerClient(BlobContainers.Models);
+        var name = ArtifactLocation.BlobName(container.Uri, job.Artifact.Uri)
+            ?? throw new BatchScoringException($"the artifact of {job.Model} version {job.Version} is not in the models container: {job.Artifact.Uri}");
+        var content = (await container.GetBlobClient(name).DownloadContentAsync(cancellationToken)).Value.Content.ToArray();
         var actual = Convert.ToHexStringLower(SHA256.HashData(content));
         if (!string.Equals(actual, job.Artifact.Sha256, StringComparison.OrdinalIgnoreCase))
         {
