@@ -158,10 +158,10 @@ public sealed class DemoTests(PlatformFixture fixture, ITestOutputHelper output)
     {
         Gateway = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway).BaseAddress!,
         AdminKey = _flywheel.AdminKey,
-        // Little regime-A traffic before the switch, and no drift verdict before the window is
-        // full: the retrain then has regime B's labels to learn from (800 rows or more), as at the
-        // default pace where B runs for minutes first. With 3 s of A and a verdict at 800 rows a
-        // retrain could start on 240 rows of B, learn only A, and lose a coin toss against v1.
+        // Little regime-A traffic before the switch (its labels never come back), and no drift
+        // verdict before the window is full: the retrain then has regime B's labels to learn from
+        // (800 rows or more). With a verdict at 800 rows a retrain could start on 240 rows of B and
+        // lose the canary's AUC comparison against v1.
         DriftAfter = TimeSpan.FromSeconds(1),
         Rate = 20,
         Batch = 10,

@@ -55,6 +55,10 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
             Assert.Equal("promote", final.GetProperty("outcome").GetString());
             var accuracy = final.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "accuracy");
             Assert.True(accuracy.GetProperty("canary").GetDouble() > accuracy.GetProperty("production").GetDouble() + 0.1, $"the canary's live accuracy should beat production's: {accuracy}");
+            // A binary model's ranking is compared too, and v2 ranks regime B far better than v1.
+            var auc = final.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "auc");
+            Assert.True(auc.GetProperty("canary").ValueKind == JsonValueKind.Number && auc.GetProperty("canary").GetDouble() > auc.GetProperty("production").GetDouble() + 0.15,
+                $"the canary's live AUC should beat production's: {auc}");
 
             var deployment = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
             Assert.Equal(2, deployment.GetProperty("production").GetInt32());
@@ -107,8 +111,12 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
             Assert.Equal(run.GetProperty("run_id").GetGuid(), rollout.GetProperty("rollout_id").GetGuid());
             var verdict = rollout.GetProperty("analyses").EnumerateArray().Last();
             Assert.Equal("roll_back", verdict.GetProperty("outcome").GetString());
-            var accuracy = verdict.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "accuracy");
-            Assert.False(accuracy.GetProperty("passed").GetBoolean(), $"the accuracy check should have failed: {accuracy}");
+            // The labels find it worse: its accuracy, or its AUC (whichever test is sure first, as the
+            // analysis rolls back early on the first check past the strict interim level).
+            var failed = verdict.GetProperty("checks").EnumerateArray()
+                .Where(c => c.GetProperty("name").GetString() is "accuracy" or "auc" && !c.GetProperty("passed").GetBoolean()).ToList();
+            Assert.True(failed.Count > 0, $"the accuracy or AUC check should have failed: {Verdicts(rollout)}");
+            Assert.All(failed, c => Assert.True(c.GetProperty("canary").GetDouble() < c.GetProperty("production").GetDouble(), c.ToString()));
         }
 
         var deployment = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment");
@@ -117,7 +125,7 @@ public sealed class LoopScenarioTests(PlatformFixture fixture, ITestOutputHelper
         var history = (await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/deployment/history")).GetProperty("history").EnumerateArray().ToList();
         var rollback = history.Single(h => h.GetProperty("action").GetString() == "rollback");
         Assert.Equal("orchestrator", rollback.GetProperty("actor").GetString());
-        Assert.Contains("accuracy", rollback.GetProperty("reason").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Matches("canary (accuracy|AUC) ", rollback.GetProperty("reason").GetString());
     }
 
     [Fact]

@@ -45,14 +45,14 @@ public sealed record DemoOptions
 
     /// <summary>
     /// The history ends more than the retraining window (7 days) ago, so a retraining run learns
-    /// from the live, labelled predictions rather than the old world.
+    /// from the live, labelled predictions (regime B's) rather than the old world.
     /// </summary>
     public TimeSpan HistoryEndsAgo { get; init; } = TimeSpan.FromDays(30);
 
     /// <summary>How long after a prediction its true label comes back.</summary>
     public TimeSpan FeedbackDelay { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>The share of predictions whose label comes back at all.</summary>
+    /// <summary>The share of regime-B predictions whose label comes back at all (regime A's live traffic gets none back).</summary>
     public double FeedbackShare { get; init; } = 0.9;
 
     /// <summary>The drift monitor's count window, and the fewest rows it evaluates.</summary>

@@ -279,7 +279,8 @@ public sealed class DemoRunner(DemoOptions options, Action<string> log) : IDispo
 
     private async Task TrafficAsync(CardFraudGenerator generator, string key, CancellationToken cancellationToken)
     {
-        var announced = false;
+        // A resumed demo starts in regime B: nothing changes to announce.
+        var announced = generator.RegimeAt(DateTimeOffset.UtcNow) == CardFraudRegime.B;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1 / options.Rate));
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
@@ -291,6 +292,11 @@ public sealed class DemoRunner(DemoOptions options, Action<string> log) : IDispo
             }
 
             var transactions = Enumerable.Range(0, options.Batch).Select(_ => generator.Next(now)).ToArray();
+            // Labels come back for the new world's traffic only. Regime A's live minute stands for
+            // the calm weeks the uploaded history already labelled; had its labels come back too, the
+            // retraining run that drift starts would learn mostly the old world from them, rank the
+            // new one worse than v1, and the canary analysis would rightly roll it back.
+            var labelled = generator.RegimeAt(now) == CardFraudRegime.B;
             var body = JsonSerializer.Serialize(new { instances = transactions.Select(CardFraudGenerator.Instance) });
             try
             {
@@ -309,7 +315,7 @@ public sealed class DemoRunner(DemoOptions options, Action<string> log) : IDispo
                 {
                     for (var i = 0; i < ids.Length; i++)
                     {
-                        if (_labelling.NextDouble() < options.FeedbackShare)
+                        if (labelled && _labelling.NextDouble() < options.FeedbackShare)
                         {
                             _pending.Add((now + options.FeedbackDelay, ids[i], transactions[i].IsFraud));
                         }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Flywheel.Core.Monitoring;
 
 namespace Flywheel.Core.Rollouts;
 
@@ -14,6 +15,9 @@ public static class CanaryAnalysis
 
     /// <summary>Latencies compared per arm at most: a uniform random sample of the requests keeps a long bake's analysis cheap.</summary>
     public const int LatencySample = 20_000;
+
+    /// <summary>Scored labels compared per arm at most, likewise a uniform random sample.</summary>
+    public const int ScoredSample = 20_000;
 
     /// <summary>
     /// Judges the evidence so far. During the bake (<paramref name="bakeComplete"/> false) the
@@ -46,7 +50,11 @@ public static class CanaryAnalysis
 
         var alpha = bakeComplete ? policy.Alpha : policy.EarlyAlpha;
         var traffic = Traffic(production, canary, policy);
-        var tests = new[] { ErrorRate(production, canary, policy, alpha), Latency(production, canary, policy, alpha), Metric(production, canary, policy, alpha) };
+        var tests = new[]
+        {
+            ErrorRate(production, canary, policy, alpha), Latency(production, canary, policy, alpha), Metric(production, canary, policy, alpha),
+            Auc(production, canary, policy, alpha),
+        };
         var metricMissing = tests[2].Missing;
         IReadOnlyList<CanaryCheck> checks = [traffic.Check, .. tests.Select(t => t.Check)];
 
@@ -159,6 +167,56 @@ public static class CanaryAnalysis
             return new(new(name, !worse, detail, productionAccuracy, canaryAccuracy, p), worse, true, null);
         }
     }
+
+    /// <summary>
+    /// Binary models: the canary's ranking against production's, by AUC with DeLong's variance per
+    /// arm (the arms are independent samples, so the variance of the difference is the sum).
+    /// Accuracy alone counts predictions at one threshold and can favour a model that ranks worse:
+    /// when the share of positives moves, one that flags fewer rows gains accuracy while telling
+    /// positives from negatives no better than a coin. The drift monitor judges a binary model's
+    /// live performance by AUC too. Compared only when each arm has <see cref="CanaryPolicy.MinLabelled"/>
+    /// scored labels with <see cref="LivePerformance.MinimumRowsPerClassForAuc"/> of each class;
+    /// otherwise accuracy decides alone.
+    /// </summary>
+    private static Outcome Auc(ArmEvidence production, ArmEvidence canary, CanaryPolicy policy, double alpha)
+    {
+        const string name = "auc";
+        if (production.Scored is null || canary.Scored is null)
+        {
+            return new(new(name, true, "AUC not compared: not a binary model", null, null, null), false, false, null);
+        }
+
+        if (!Rankable(production.Scored, policy) || !Rankable(canary.Scored, policy))
+        {
+            var detail = $"AUC not compared: each arm needs {Count(policy.MinLabelled)} scored labels with {LivePerformance.MinimumRowsPerClassForAuc} of each class "
+                + $"(canary {Classes(canary.Scored)}, production {Classes(production.Scored)})";
+            return new(new(name, true, detail, null, null, null), false, false, null);
+        }
+
+        var (productionAuc, productionVariance) = DeLong(production.Scored);
+        var (canaryAuc, canaryVariance) = DeLong(canary.Scored);
+        var p = CanaryStatistics.AucWorsePValue(productionAuc, productionVariance, canaryAuc, canaryVariance, policy.MetricMargin);
+        var worse = p < alpha;
+        var compared = $"canary AUC {canaryAuc.ToString("0.000", Invariant)} vs {productionAuc.ToString("0.000", Invariant)} in production on {Count(canary.Scored.Count)} and {Count(production.Scored.Count)} scored labels ({PValue(p)})";
+        return new(new(name, !worse, compared, productionAuc, canaryAuc, p), worse, true, null);
+    }
+
+    private static bool Rankable(IReadOnlyList<ScoredLabel> scored, CanaryPolicy policy)
+    {
+        var positives = scored.Count(s => s.Positive);
+        return scored.Count >= policy.MinLabelled
+            && positives >= LivePerformance.MinimumRowsPerClassForAuc
+            && scored.Count - positives >= LivePerformance.MinimumRowsPerClassForAuc;
+    }
+
+    private static string Classes(IReadOnlyList<ScoredLabel> scored)
+    {
+        var positives = scored.Count(s => s.Positive);
+        return $"{Count(positives)} positive and {Count(scored.Count - positives)} negative";
+    }
+
+    private static (double Auc, double Variance) DeLong(IReadOnlyList<ScoredLabel> scored) =>
+        ConfidenceIntervals.DeLongAuc(scored.Select(s => s.Positive).ToArray(), scored.Select(s => s.Score).ToArray());
 
     private static string Label(bool regression) => regression ? "MAE" : "accuracy";
 

@@ -17,8 +17,8 @@ namespace Flywheel.Core.Rollouts;
 /// latencies scheduler jitter alone does not fail the ratio.
 /// </param>
 /// <param name="MetricMargin">
-/// Non-inferiority margin: how much lower (absolute) the canary's accuracy, or how much higher
-/// (relative, 0.05 = 5%) its MAE, may be before it counts as worse.
+/// Non-inferiority margin: how much lower (absolute) the canary's accuracy or, for a binary model,
+/// its AUC, or how much higher (relative, 0.05 = 5%) its MAE, may be before it counts as worse.
 /// </param>
 /// <param name="Alpha">Significance level of the checks at the end of the bake period.</param>
 /// <param name="EarlyAlpha">

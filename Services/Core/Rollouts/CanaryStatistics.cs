@@ -31,6 +31,47 @@ public static class CanaryStatistics
     }
 
     /// <summary>
+    /// One-sided z test that the candidate's AUC is lower than the baseline's by more than
+    /// <paramref name="margin"/> (absolute), from two independent samples' AUCs and their
+    /// variances (DeLong's, <see cref="Monitoring.ConfidenceIntervals.DeLongAuc"/>). When both
+    /// variances are 0 (each arm separates its classes perfectly, or not at all) the difference is
+    /// taken as exact: p is 0 when the candidate is lower by more than the margin, else 1.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An AUC outside [0, 1], a negative or non-finite variance, or a margin outside [0, 1).</exception>
+    public static double AucWorsePValue(double baselineAuc, double baselineVariance, double candidateAuc, double candidateVariance, double margin)
+    {
+        foreach (var (value, name) in new[] { (baselineAuc, nameof(baselineAuc)), (candidateAuc, nameof(candidateAuc)) })
+        {
+            if (!(value >= 0 && value <= 1))
+            {
+                throw new ArgumentOutOfRangeException(name, value, "An AUC must be in [0, 1].");
+            }
+        }
+
+        foreach (var (value, name) in new[] { (baselineVariance, nameof(baselineVariance)), (candidateVariance, nameof(candidateVariance)) })
+        {
+            if (!(double.IsFinite(value) && value >= 0))
+            {
+                throw new ArgumentOutOfRangeException(name, value, "A variance must be finite and not negative.");
+            }
+        }
+
+        if (!double.IsFinite(margin) || margin < 0 || margin >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(margin), margin, "The margin must be in [0, 1).");
+        }
+
+        var shortfall = baselineAuc - candidateAuc - margin;
+        var standardError = Math.Sqrt(baselineVariance + candidateVariance);
+        if (standardError == 0)
+        {
+            return shortfall > 0 ? 0 : 1;
+        }
+
+        return Normal.Cdf(-shortfall / standardError);
+    }
+
+    /// <summary>
     /// One-sided Mann–Whitney U test that the candidate's values tend to be larger than the
     /// baseline's (a latency shift), by the normal approximation with tie correction and a 0.5
     /// continuity correction, as <c>scipy.stats.mannwhitneyu(candidate, baseline,

@@ -26,7 +26,7 @@ public sealed class CanaryOutcomeJsonConverter() : JsonStringEnumConverter<Canar
 /// units, or request and label counts); they and <see cref="PValue"/> are null where not computed,
 /// so the record serialises as plain JSON.
 /// </summary>
-/// <param name="Name"><c>traffic</c>, <c>error_rate</c>, <c>latency_p95</c>, <c>accuracy</c> or <c>mae</c>.</param>
+/// <param name="Name"><c>traffic</c>, <c>error_rate</c>, <c>latency_p95</c>, <c>accuracy</c> or <c>mae</c>, and <c>auc</c>.</param>
 /// <param name="Passed">False when this check stands in the way of promotion as of this call.</param>
 /// <param name="Detail">One human phrase with the numbers.</param>
 public sealed record CanaryCheck(string Name, bool Passed, string Detail, double? Production, double? Canary, double? PValue);

@@ -202,7 +202,7 @@ public sealed partial class WindowEvaluator(
                     var scores = new List<double>(rows.Count);
                     foreach (var (outputs, label) in rows)
                     {
-                        if (Score(task, outputs) is { } score && score is >= 0 and <= 1 && Positive(label, outputs, score) is { } positive)
+                        if (Score(task, outputs) is { } score && score is >= 0 and <= 1 && BinaryOutcome.Positive(label, outputs, score) is { } positive)
                         {
                             labels.Add(positive);
                             scores.Add(score);
@@ -244,40 +244,6 @@ public sealed partial class WindowEvaluator(
 
                     return LivePerformance.Regression(labels, predicted);
                 }
-        }
-    }
-
-    /// <summary>
-    /// Whether a binary label is the positive class: a boolean, 1/0, or a class name. The positive
-    /// class is the one whose probability the outputs give as the score
-    /// (<see cref="PredictionOutputs.Describe"/>). Null when the label says neither.
-    /// </summary>
-    private static bool? Positive(JsonElement label, JsonElement outputs, double score)
-    {
-        switch (label.ValueKind)
-        {
-            case JsonValueKind.True:
-                return true;
-            case JsonValueKind.False:
-                return false;
-            case JsonValueKind.Number:
-                return label.GetDouble() switch { 1 => true, 0 => false, _ => null };
-            case JsonValueKind.String:
-                var text = label.GetString()!;
-                if (bool.TryParse(text, out var flag))
-                {
-                    return flag;
-                }
-
-                if (outputs.TryGetProperty(PredictionOutputs.ProbabilitiesKey, out var probabilities) &&
-                    probabilities.ValueKind == JsonValueKind.Object && probabilities.TryGetProperty(text, out var p) && p.ValueKind == JsonValueKind.Number)
-                {
-                    return p.GetDouble() == score && probabilities.EnumerateObject().Count() == 2;
-                }
-
-                return null;
-            default:
-                return null;
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Data;
+using System.Text.Json;
 using Flywheel.Core.Rollouts;
+using Flywheel.Core.Serving;
 using Npgsql;
 
 namespace Flywheel.Orchestrator.Rollouts;
@@ -9,7 +11,8 @@ namespace Flywheel.Orchestrator.Rollouts;
 /// period), read from the data plane's logs:
 /// served rows and each request's latency from <c>inference.predictions</c> (shadow copies excluded),
 /// failed rows from <c>inference.prediction_errors</c> (written by the workers when a version fails to score), and — once labels come back —
-/// accuracy or absolute errors from the feedback view <c>inference.labelled_predictions</c>.
+/// accuracy or absolute errors, and a binary model's scores for the AUC, from the feedback view
+/// <c>inference.labelled_predictions</c>.
 /// </summary>
 public sealed class CanaryEvidence(NpgsqlDataSource database)
 {
@@ -21,7 +24,8 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         // and errors read a moment apart would disagree (a request's latency sampled, its rows not
         // yet counted), as would production's and the canary's stretch.
         await using var snapshot = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        var regression = await IsRegressionAsync(connection, model, cancellationToken);
+        var task = await TaskAsync(connection, model, cancellationToken);
+        var regression = task == "regression";
         var labelsAvailable = await ExistsAsync(connection, "inference.labelled_predictions", cancellationToken);
         var errorsAvailable = await ExistsAsync(connection, "inference.prediction_errors", cancellationToken);
         // Both arms over the same period: until a worker has loaded the canary, production answers
@@ -29,16 +33,17 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         // a longer stretch (and other load) than the canary.
         since = await FirstServedAsync(connection, model, canary, since, errorsAvailable, cancellationToken) ?? since;
         var evidence = (
-            await ArmAsync(connection, model, production, since, regression, labelsAvailable, errorsAvailable, cancellationToken),
-            await ArmAsync(connection, model, canary, since, regression, labelsAvailable, errorsAvailable, cancellationToken));
+            await ArmAsync(connection, model, production, since, task, labelsAvailable, errorsAvailable, cancellationToken),
+            await ArmAsync(connection, model, canary, since, task, labelsAvailable, errorsAvailable, cancellationToken));
         await snapshot.CommitAsync(cancellationToken);
         return evidence;
     }
 
     private static async Task<ArmEvidence> ArmAsync(
-        NpgsqlConnection connection, string model, int version, DateTimeOffset since, bool regression, bool labelsAvailable, bool errorsAvailable,
+        NpgsqlConnection connection, string model, int version, DateTimeOffset since, string? task, bool labelsAvailable, bool errorsAvailable,
         CancellationToken cancellationToken)
     {
+        var regression = task == "regression";
         long served;
         await using (var count = Command(connection, "SELECT count(*) FROM inference.predictions WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3", model, version, since))
         {
@@ -108,8 +113,31 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
             (labelled, correct) = (reader.GetInt64(0), reader.GetInt64(1));
         }
 
+        List<ScoredLabel>? scored = null;
+        if (labelsAvailable && task == "binary")
+        {
+            // The scores and labels for the AUC, read as the drift monitor reads them; a uniform
+            // sample bounds a long bake's analysis like the latencies'.
+            scored = [];
+            await using var rows = Command(connection, $"""
+                SELECT outputs::text, label::text FROM inference.labelled_predictions
+                WHERE model = $1 AND version = $2 AND NOT shadow AND at >= $3 AND outputs ? 'score'
+                ORDER BY random() LIMIT {CanaryAnalysis.ScoredSample}
+                """, model, version, since);
+            await using var reader = await rows.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                using var outputs = JsonDocument.Parse(reader.GetString(0));
+                using var label = JsonDocument.Parse(reader.GetString(1));
+                if (BinaryOutcome.Score(outputs.RootElement) is { } score && BinaryOutcome.Positive(label.RootElement, outputs.RootElement, score) is { } positive)
+                {
+                    scored.Add(new ScoredLabel(positive, score));
+                }
+            }
+        }
+
         // The prediction log holds answered requests only; failed ones are requests too.
-        return new ArmEvidence(served + errors, errors, latencies, labelled, correct, absoluteErrors);
+        return new ArmEvidence(served + errors, errors, latencies, labelled, correct, absoluteErrors, scored);
     }
 
     private static async Task<DateTimeOffset?> FirstServedAsync(
@@ -122,11 +150,11 @@ public sealed class CanaryEvidence(NpgsqlDataSource database)
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime first ? new DateTimeOffset(first, TimeSpan.Zero) : null;
     }
 
-    private static async Task<bool> IsRegressionAsync(NpgsqlConnection connection, string model, CancellationToken cancellationToken)
+    private static async Task<string?> TaskAsync(NpgsqlConnection connection, string model, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT task FROM registry.models WHERE name = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = model });
-        return await command.ExecuteScalarAsync(cancellationToken) is "regression";
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
     /// <summary>The feedback view arrives with its own migration; until it is there, canaries are judged without labels.</summary>

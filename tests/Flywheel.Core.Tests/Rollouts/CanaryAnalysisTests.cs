@@ -41,7 +41,8 @@ public sealed class CanaryAnalysisTests
         Assert.StartsWith("Promoted: no check found the canary worse (canary error rate 0.55% vs 0.5% in production", end.Reason);
         Assert.Contains("canary accuracy 89.6% vs 90.0% in production on 500 and 500 labelled predictions", end.Reason);
         Assert.All(end.Checks, c => Assert.True(c.Passed, c.Detail));
-        Assert.Equal(["traffic", "error_rate", "latency_p95", "accuracy"], end.Checks.Select(c => c.Name));
+        Assert.Equal(["traffic", "error_rate", "latency_p95", "accuracy", "auc"], end.Checks.Select(c => c.Name));
+        Assert.Equal("AUC not compared: not a binary model", end.Checks[^1].Detail);
     }
 
     [Fact]
@@ -153,7 +154,8 @@ public sealed class CanaryAnalysisTests
 
         Assert.Equal(CanaryOutcome.RollBack, rolledBack.Outcome);
         Assert.StartsWith("Rolled back: canary MAE 0.7", rolledBack.Reason);
-        Assert.Equal("mae", rolledBack.Checks[^1].Name);
+        Assert.False(rolledBack.Checks.Single(c => c.Name == "mae").Passed);
+        Assert.Equal(["traffic", "error_rate", "latency_p95", "mae", "auc"], rolledBack.Checks.Select(c => c.Name));
         Assert.Equal(CanaryOutcome.Promote, promoted.Outcome);
     }
 
@@ -259,6 +261,111 @@ public sealed class CanaryAnalysisTests
         Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(arm, arm with { Errors = 600 }, Policy, true));
         Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(arm, arm with { Labelled = 3, AbsoluteErrors = [0.1] }, Policy, true));
         Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(arm, arm with { LatenciesMs = [double.NaN] }, Policy, true));
+    }
+
+    [Fact]
+    public void A_binary_canary_that_ranks_worse_rolls_back_on_auc_even_when_its_accuracy_is_higher()
+    {
+        // The demo's case: after the world changed, the retrained canary flags fewer rows, which
+        // lifts its accuracy, while it tells fraud from the rest worse than a coin.
+        var production = Binary(Arm(2000, errors: 0, seed: 8), rows: 600, positiveShare: 0.3, separation: 0.8, seed: 11, threshold: 0);
+        var canary = Binary(Arm(2000, errors: 0, seed: 9), rows: 600, positiveShare: 0.3, separation: -0.2, seed: 12, threshold: 0.95);
+
+        var verdict = CanaryAnalysis.Judge(production, canary, Policy, bakeComplete: true);
+
+        var accuracy = verdict.Checks.Single(c => c.Name == "accuracy");
+        Assert.True(accuracy.Passed, accuracy.Detail);
+        Assert.True(accuracy.Canary > accuracy.Production, accuracy.Detail);
+        var auc = verdict.Checks.Single(c => c.Name == "auc");
+        Assert.False(auc.Passed);
+        Assert.InRange(auc.Production!.Value, 0.9, 1);
+        Assert.InRange(auc.Canary!.Value, 0.2, 0.5);
+        Assert.True(auc.PValue < 0.001);
+        Assert.Equal(CanaryOutcome.RollBack, verdict.Outcome);
+        Assert.Matches(@"^Rolled back: canary AUC 0\.\d{3} vs 0\.\d{3} in production on 600 and 600 scored labels \(p < 0\.001\)\.$", verdict.Reason);
+        // So clear a gap rolls it back before the end of the bake too.
+        Assert.Equal(CanaryOutcome.RollBack, CanaryAnalysis.Judge(production, canary, Policy, bakeComplete: false).Outcome);
+    }
+
+    [Fact]
+    public void Binary_arms_that_rank_alike_are_promoted_with_both_aucs_in_the_reason()
+    {
+        var production = Binary(Arm(2000, errors: 0, seed: 8), rows: 600, positiveShare: 0.3, separation: 0.8, seed: 13);
+        var canary = Binary(Arm(2000, errors: 0, seed: 9), rows: 600, positiveShare: 0.3, separation: 0.8, seed: 14);
+
+        var verdict = CanaryAnalysis.Judge(production, canary, Policy, bakeComplete: true);
+
+        Assert.Equal(CanaryOutcome.Promote, verdict.Outcome);
+        var auc = verdict.Checks.Single(c => c.Name == "auc");
+        Assert.True(auc.Passed);
+        Assert.InRange(auc.PValue!.Value, 0.05, 1);
+        Assert.Contains($"canary AUC {auc.Canary:0.000} vs {auc.Production:0.000} in production on 600 and 600 scored labels", verdict.Reason);
+    }
+
+    [Fact]
+    public void A_small_auc_shortfall_within_the_policy_margin_is_not_worse()
+    {
+        var production = Binary(Arm(2000, errors: 0, seed: 8), rows: 3000, positiveShare: 0.5, separation: 0.8, seed: 15);
+        var canary = Binary(Arm(2000, errors: 0, seed: 9), rows: 3000, positiveShare: 0.5, separation: 0.55, seed: 16);
+
+        var strict = CanaryAnalysis.Judge(production, canary, Policy, bakeComplete: true).Checks.Single(c => c.Name == "auc");
+        var lenient = CanaryAnalysis.Judge(production, canary, Policy with { MetricMargin = 0.05 }, bakeComplete: true).Checks.Single(c => c.Name == "auc");
+
+        Assert.InRange(strict.Production!.Value - strict.Canary!.Value, 0.02, 0.05);
+        Assert.False(strict.Passed, strict.Detail);
+        Assert.True(lenient.Passed, lenient.Detail);
+    }
+
+    [Theory]
+    [InlineData(99, 0.3)]   // fewer scored labels than the policy's 100
+    [InlineData(600, 0.01)] // 6 positives: under 10 of a class
+    [InlineData(600, 0.99)] // 6 negatives
+    public void The_auc_is_not_compared_without_enough_scored_labels_of_each_class_and_accuracy_decides(int rows, double positiveShare)
+    {
+        var production = Binary(Arm(2000, errors: 0, seed: 8), rows: 600, positiveShare: 0.3, separation: 0.8, seed: 17);
+        var canary = Binary(Arm(2000, errors: 0, seed: 9), rows: rows, positiveShare: positiveShare, separation: -0.8, seed: 18) with { Labelled = 600 };
+
+        var verdict = CanaryAnalysis.Judge(production, canary, Policy, bakeComplete: true);
+
+        var auc = verdict.Checks.Single(c => c.Name == "auc");
+        Assert.True(auc.Passed);
+        Assert.Null(auc.PValue);
+        Assert.StartsWith("AUC not compared: each arm needs 100 scored labels with 10 of each class (canary ", auc.Detail);
+        Assert.DoesNotContain("AUC", verdict.Reason);
+    }
+
+    [Fact]
+    public void Evidence_with_scores_outside_0_to_1_or_on_a_regression_arm_is_refused()
+    {
+        var production = Binary(Arm(2000, errors: 0, seed: 8), rows: 200, positiveShare: 0.3, separation: 0.8, seed: 19);
+        var outOfRange = production with { Scored = [.. production.Scored!.Take(199), new ScoredLabel(true, 1.5)] };
+        var regression = Arm(2000, errors: 0, seed: 9, labelled: 200) with { AbsoluteErrors = [.. Enumerable.Repeat(0.1, 200)], Scored = production.Scored };
+        var tooMany = production with { Labelled = 199, Correct = 100 };
+
+        Assert.Contains("scores must be probabilities", Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(production, outOfRange, Policy, true)).Message);
+        Assert.Contains("a regression arm has no scored labels", Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(regression, regression, Policy, true)).Message);
+        Assert.Contains("must not outnumber the labelled rows", Assert.Throws<ArgumentException>(() => CanaryAnalysis.Judge(production, tooMany, Policy, true)).Message);
+    }
+
+    /// <summary>
+    /// <paramref name="arm"/> as a binary model's arm with <paramref name="rows"/> labelled
+    /// predictions: scores around 0.5 ± <paramref name="separation"/>/2 (positives up when it is
+    /// positive, down when negative) with noise, and accuracy counted at <paramref name="threshold"/>.
+    /// </summary>
+    private static ArmEvidence Binary(ArmEvidence arm, int rows, double positiveShare, double separation, int seed, double threshold = 0.5)
+    {
+        var random = new Random(seed);
+        var scored = new List<ScoredLabel>(rows);
+        for (var i = 0; i < rows; i++)
+        {
+            var positive = i < Math.Round(rows * positiveShare);
+            var gaussian = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+            var score = Math.Clamp(0.5 + ((positive ? 0.5 : -0.5) * separation) + (0.25 * gaussian), 0, 1);
+            scored.Add(new(positive, score));
+        }
+
+        var correct = scored.Count(s => (s.Score >= threshold) == s.Positive);
+        return arm with { Labelled = rows, Correct = correct, Scored = scored };
     }
 
     private static ArmEvidence Arm(long requests, long errors, int seed, long labelled = 0, long correct = 0, double latencyScale = 1) =>

@@ -23,6 +23,30 @@ public sealed class CanaryStatisticsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.RateWorsePValue(0, 10, 0, 10, -0.1));
     }
 
+    // Python: 0.5 * math.erfc(((b - c - m) / math.sqrt(vb + vc)) / math.sqrt(2)), the normal tail beyond z.
+    [Theory]
+    [InlineData(0.80, 0.0004, 0.75, 0.0005, 0.0, 0.04779035227281455)]
+    [InlineData(0.80, 0.0004, 0.75, 0.0005, 0.05, 0.5)]
+    [InlineData(0.70, 0.0001, 0.75, 0.0003, 0.0, 0.9937903346742238)]
+    [InlineData(0.62, 0.0004, 0.43, 0.0005, 0.0, 1.1996022615581984e-10)]
+    public void Auc_test_matches_the_z_statistic_by_hand(double b, double vb, double c, double vc, double margin, double expected)
+    {
+        Assert.Equal(expected, CanaryStatistics.AucWorsePValue(b, vb, c, vc, margin), 1e-9);
+    }
+
+    [Fact]
+    public void Auc_test_with_no_variance_takes_the_difference_as_exact_and_refuses_impossible_inputs()
+    {
+        Assert.Equal(0, CanaryStatistics.AucWorsePValue(1, 0, 0.9, 0, 0.05));
+        Assert.Equal(1, CanaryStatistics.AucWorsePValue(1, 0, 0.96, 0, 0.05));
+        Assert.Equal(1, CanaryStatistics.AucWorsePValue(1, 0, 1, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.AucWorsePValue(1.1, 0, 0.5, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.AucWorsePValue(0.5, 0, double.NaN, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.AucWorsePValue(0.5, -0.1, 0.5, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.AucWorsePValue(0.5, 0, 0.5, double.PositiveInfinity, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CanaryStatistics.AucWorsePValue(0.5, 0, 0.5, 0, 1));
+    }
+
     [Fact]
     public void Mann_whitney_matches_scipy_with_ties()
     {
