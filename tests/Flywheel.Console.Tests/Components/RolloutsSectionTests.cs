@@ -42,6 +42,7 @@ public sealed class RolloutsSectionTests : ConsoleTest
                 ["Traffic", "passed", "42", "40", "—", "42 and 40 requests"],
                 ["Latency p95", "passed", "0.41", "0.39", "0.62", "p95 0.41 ms vs 0.39 ms"],
                 ["Accuracy", "failed", "0.9", "0.7", "0.003", "accuracy 0.9 vs 0.7"],
+                ["AUC", "passed", "0.8", "0.81", "0.7", "AUC 0.81 vs 0.8"],
             ],
             checks);
         Assert.Equal("1 earlier analysis", Text(section.Find("details summary")));

@@ -39,7 +39,8 @@ public static class CannedServing
             "checks": [
               { "name": "traffic", "passed": true, "detail": "42 and 40 requests", "production": 42, "canary": 40, "p_value": null },
               { "name": "latency_p95", "passed": true, "detail": "p95 0.41 ms vs 0.39 ms", "production": 0.41, "canary": 0.39, "p_value": 0.62 },
-              { "name": "accuracy", "passed": false, "detail": "accuracy 0.9 vs 0.7", "production": 0.9, "canary": 0.7, "p_value": 0.003 } ],
+              { "name": "accuracy", "passed": false, "detail": "accuracy 0.9 vs 0.7", "production": 0.9, "canary": 0.7, "p_value": 0.003 },
+              { "name": "auc", "passed": true, "detail": "AUC 0.81 vs 0.8", "production": 0.8, "canary": 0.81, "p_value": 0.7 } ],
             "production_requests": 42, "canary_requests": 40 } ]
         """;
 
