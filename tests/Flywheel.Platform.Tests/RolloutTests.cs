@@ -75,10 +75,8 @@ public sealed class RolloutTests(PlatformFixture fixture)
     public async Task A_tampered_artifact_is_refused_while_the_serving_version_keeps_serving()
     {
         var admin = _flywheel.AdminGateway();
-        var model = await TrainVersionsAsync(admin, "tamper", versions: 2);
-        await DeployAsync(admin, model, 1);
-        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "tamper-" + model, ["predictor"], [model]));
-        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        var (model, predictor) = await ServingVersionOneAsync(admin, "tamper", versions: 2);
+        using var _ = predictor;
 
         // Someone with storage access swaps version 2's bytes after it was registered.
         var v2 = await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/versions/2");
@@ -113,10 +111,8 @@ public sealed class RolloutTests(PlatformFixture fixture)
     public async Task A_version_recorded_under_a_former_storage_endpoint_still_loads_serves_and_downloads()
     {
         var admin = _flywheel.AdminGateway();
-        var model = await TrainVersionsAsync(admin, "moved", versions: 1);
-        await DeployAsync(admin, model, 1);
-        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, "moved-" + model, ["predictor"], [model]));
-        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        var (model, predictor) = await ServingVersionOneAsync(admin, "moved", versions: 1);
+        using var _ = predictor;
         var before = await ServingSetup.PredictAsync(predictor, model, [Instance]);
 
         // Version 2 is version 1's record as a platform that has since restarted sees it: a local
@@ -231,6 +227,16 @@ public sealed class RolloutTests(PlatformFixture fixture)
         }
 
         return model;
+    }
+
+    /// <summary>A fresh model with <paramref name="versions"/> trained versions, version 1 serving, and a predictor client for it.</summary>
+    private async Task<(string Model, HttpClient Predictor)> ServingVersionOneAsync(HttpClient admin, string prefix, int versions)
+    {
+        var model = await TrainVersionsAsync(admin, prefix, versions);
+        await DeployAsync(admin, model, 1);
+        var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(admin, prefix + "-" + model, ["predictor"], [model]));
+        await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
+        return (model, predictor);
     }
 
     private static async Task DeployAsync(HttpClient admin, string model, int production)

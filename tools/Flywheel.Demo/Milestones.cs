@@ -89,6 +89,12 @@ internal sealed class Milestones(DemoRunner runner, HttpClient http, string mode
         {
             var id = rollout.GetProperty("rollout_id").GetGuid();
             var state = rollout.GetProperty("state").GetString()!;
+            if (state == "canary" && !(rollout.TryGetProperty("bake_ends_at", out var ends) && ends.ValueKind == JsonValueKind.String))
+            {
+                // The bake starts when the canary first answers: say "canary" with its end, at the next look.
+                continue;
+            }
+
             var changed = !_rollouts.TryGetValue(id, out var before) || before != state;
             _rollouts[id] = state;
             if (_primed && changed)
