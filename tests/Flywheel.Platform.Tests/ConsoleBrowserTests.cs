@@ -61,8 +61,16 @@ public sealed class ConsoleBrowserTests(PlatformFixture fixture) : IAsyncLifetim
         await Expect(page.Locator("table.timeline tbody tr.step-succeeded")).ToHaveCountAsync(9);
         await _browser.ScreenshotAsync(page, "run");
 
-        // The ingestion in the data section, and its report with the quarantined row's line and field.
+        // The ingestion in the data section, and its report with the quarantined row's line and field:
+        // the report quotes rows, so reading it needs a key with a read role (the sign-in returns here).
         await ConsoleBrowser.GoToAsync(page, $"/models/{model}?section=data");
+        await Expect(page.Locator("#ingestion-needs-key")).ToBeVisibleAsync();
+        await ConsoleBrowser.GoToAsync(page, $"/sign-in?return={Uri.EscapeDataString($"/models/{model}?section=data")}");
+        await Expect(page.Locator("form button[type=submit]")).ToBeEnabledAsync(new() { Timeout = 30_000 });
+        await page.Locator("#api-key").FillAsync(_flywheel.AdminKey);
+        await page.Locator("form button[type=submit]").ClickAsync();
+        await Expect(page.Locator("#signed-in-as")).ToBeVisibleAsync();
+        await Expect(page.Locator("#ingestion-needs-key")).ToHaveCountAsync(0);
         var ingestions = page.Locator("section[aria-labelledby=ingestions-heading] tbody tr");
         await Expect(ingestions).ToHaveCountAsync(1);
         var shown = page.Locator("article.report");

@@ -242,4 +242,46 @@ public sealed class IngestionTests(PlatformFixture fixture)
         using var unknown = await gateway.GetAsync($"/api/models/{model}/features/nobody");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
+
+    [Fact]
+    public async Task Stored_rows_quarantined_rows_and_online_features_are_read_only_with_a_key_that_reads()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"""
+            {Header}
+            e1,c1,2026-01-01T10:00:00Z,10,grocery,false,0
+            e2,c2,2026-01-01T11:00:00Z,-4,grocery,false,1
+
+            """;
+        using var upload = await UploadAsync(gateway, model, csv);
+        var ingestionId = (await upload.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ingestion_id").GetString();
+        using var snapshot = await gateway.PostAsJsonAsync($"/api/models/{model}/snapshots", new { });
+        Assert.True(snapshot.IsSuccessStatusCode, await snapshot.Content.ReadAsStringAsync());
+        var snapshotId = (await snapshot.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("snapshot_id").GetString();
+        string[] rows = [$"/api/models/{model}/ingestions/{ingestionId}", $"/api/models/{model}/snapshots/{snapshotId}/rows", $"/api/models/{model}/features/c1"];
+
+        using var anonymous = _flywheel.CreateClient(Flywheel.Contracts.ResourceNames.Gateway);
+        using var predictor = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(gateway, "rows-predictor-" + Guid.NewGuid().ToString("N")[..8], ["predictor"], [model]));
+        using var viewer = ServingSetup.Client(_flywheel, await ServingSetup.CreateKeyAsync(gateway, "rows-viewer-" + Guid.NewGuid().ToString("N")[..8], ["viewer"], null));
+        foreach (var path in rows)
+        {
+            using var refused = await anonymous.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            using var forbidden = await predictor.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+            using var read = await viewer.GetAsync(path);
+            Assert.True(read.StatusCode == HttpStatusCode.OK, $"{path}: {await read.Content.ReadAsStringAsync()}");
+        }
+
+        // What a viewer reads is the rows themselves, the quarantined one with its values.
+        var detail = await viewer.GetFromJsonAsync<JsonElement>(rows[0]);
+        var quarantined = Assert.Single(detail.GetProperty("quarantine").EnumerateArray().ToList());
+        Assert.Equal("-4", quarantined.GetProperty("values").GetProperty("amount").GetString());
+        Assert.Equal(10, (await viewer.GetFromJsonAsync<JsonElement>(rows[2])).GetProperty("features").GetProperty("amount").GetDouble());
+
+        // The list of ingestions holds counts only and stays open, as the rest of the control plane's reads.
+        using var list = await anonymous.GetAsync($"/api/models/{model}/ingestions");
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+    }
 }

@@ -35,11 +35,17 @@ public static class IngestionApi
             .RequireAuthorization(Policies.Operate)
             .WithName("PostEvents")
             .WithSummary("Send one event or a small batch; validated and stored like uploaded rows.");
+        // Stored and quarantined rows are business data (PII included, as sent): reading them needs a
+        // viewer, operator or admin key, as the prediction log does. The list holds only counts.
         data.MapGet("/features/{entity}", GetOnlineFeaturesAsync)
+            .RequireAuthorization(Policies.Read)
             .WithName("GetOnlineFeatures")
-            .WithSummary("An entity's latest feature values from the online store.");
+            .WithSummary("An entity's latest feature values from the online store (a viewer, operator or admin key).");
         data.MapGet("/ingestions", ListAsync).WithName("ListIngestions").WithSummary("The model's ingestions, newest first, with their counts.");
-        data.MapGet("/ingestions/{id:guid}", GetAsync).WithName("GetIngestion").WithSummary("An ingestion's validation report and quarantined rows.");
+        data.MapGet("/ingestions/{id:guid}", GetAsync)
+            .RequireAuthorization(Policies.Read)
+            .WithName("GetIngestion")
+            .WithSummary("An ingestion's validation report and quarantined rows (a viewer, operator or admin key).");
         return data;
     }
 

@@ -6,8 +6,8 @@ namespace Flywheel.Console.Platform;
 /// <summary>
 /// The console's view of the control plane, through the Registry's API. Every call answers with
 /// an <see cref="ApiResult{T}"/>: pages show a problem in words instead of failing when the
-/// registry is down, slow or has no such item. Reads need no key; the console holds none of its
-/// own. The few calls that act or read the audit log or the prediction log carry the key of the operator who signed in
+/// registry is down, slow or has no such item. Most reads need no key; the console holds none of its
+/// own. The few calls that act or read the audit log, the prediction log or an ingestion's rows carry the key of the operator who signed in
 /// (<see cref="Security.OperatorSession"/>), so the audit log names that operator.
 /// </summary>
 public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClient> logger) : ApiClient(http, logger)
@@ -45,10 +45,11 @@ public sealed partial class PlatformClient(HttpClient http, ILogger<PlatformClie
     public Task<ApiResult<IngestionListView>> GetIngestionsAsync(string model, CancellationToken cancellationToken) =>
         GetAsync<IngestionListView>($"/api/models/{Escape(model)}/ingestions", cancellationToken);
 
-    public Task<ApiResult<IngestionView>> GetIngestionAsync(string model, Guid ingestionId, long offset, CancellationToken cancellationToken) =>
+    /// <summary>An ingestion's report and a page of its quarantine; its messages quote the rows' values, so it needs a viewer's, operator's or admin's key.</summary>
+    public Task<ApiResult<IngestionView>> GetIngestionAsync(string model, Guid ingestionId, long offset, PlatformCredential credential, CancellationToken cancellationToken) =>
         GetAsync<IngestionView>(
             string.Create(CultureInfo.InvariantCulture, $"/api/models/{Escape(model)}/ingestions/{ingestionId}?offset={offset}&limit={QuarantinePageSize}"),
-            cancellationToken);
+            cancellationToken, credential);
 
     public Task<ApiResult<DeploymentView>> GetDeploymentAsync(string model, CancellationToken cancellationToken) =>
         GetAsync<DeploymentView>($"/api/models/{Escape(model)}/deployment", cancellationToken);

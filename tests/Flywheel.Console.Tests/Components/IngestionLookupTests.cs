@@ -41,8 +41,9 @@ public sealed class IngestionLookupTests : ConsoleTest
     }
 
     [Fact]
-    public void An_ingestion_shows_its_counts_its_problems_by_field_and_where_its_rows_failed()
+    public async Task An_ingestion_shows_its_counts_its_problems_by_field_and_where_its_rows_failed()
     {
+        await SignInAsync("auditor", "viewer");
         Registry.Json(FirstPage, Canned.Ingestion(2, $"[{Canned.Quarantined(7, "amount", "is below the minimum 0.", "range")},{Canned.Quarantined(3, "merchant_category", "is not one of the categories.", "category")}]"));
 
         var lookup = LookUp($"  {Canned.IngestionId} ");
@@ -65,8 +66,46 @@ public sealed class IngestionLookupTests : ConsoleTest
     }
 
     [Fact]
-    public void Quarantined_values_are_never_shown_because_they_may_hold_pii()
+    public void Without_a_sign_in_the_report_is_not_asked_for_and_the_page_says_which_key_reads_it()
     {
+        var lookup = LookUp(Canned.IngestionId);
+
+        var notice = Text(lookup.Find("#ingestion-needs-key"));
+        Assert.Contains("needs a viewer, operator or admin key", notice, StringComparison.Ordinal);
+        Assert.StartsWith("/sign-in?return=", lookup.Find("#ingestion-needs-key a").GetAttribute("href"), StringComparison.Ordinal);
+        Assert.Empty(lookup.FindAll("article.report"));
+        Assert.Empty(Registry.Requests);
+    }
+
+    [Fact]
+    public async Task A_predictor_key_is_not_sent_for_a_report_and_is_told_to_sign_in_with_another()
+    {
+        await SignInAsync("scorer", "predictor");
+
+        var lookup = LookUp(Canned.IngestionId);
+
+        Assert.Contains("Sign in with another key", Text(lookup.Find("#ingestion-needs-key")), StringComparison.Ordinal);
+        Assert.Equal(["/api/keys/me"], Registry.Requests);
+    }
+
+    [Fact]
+    public async Task Signing_in_shows_the_report_of_the_ingestion_already_asked_for()
+    {
+        Registry.Json(FirstPage, Canned.Ingestion(1, $"[{Canned.Quarantined(7, "amount", "is below the minimum 0.", "range")}]"));
+        var lookup = LookUp(Canned.IngestionId);
+        Assert.NotNull(lookup.Find("#ingestion-needs-key"));
+
+        await SignInAsync("auditor", "viewer");
+
+        lookup.WaitForElement("article.report");
+        Assert.Empty(lookup.FindAll("#ingestion-needs-key"));
+        Assert.Equal(OperatorKey, Assert.Single(Registry.Sent, request => request.PathAndQuery == FirstPage).ApiKey);
+    }
+
+    [Fact]
+    public async Task Quarantined_values_are_never_shown_because_they_may_hold_pii()
+    {
+        await SignInAsync("auditor", "viewer");
         Registry.Json(FirstPage, Canned.Ingestion(1, $"[{Canned.Quarantined(7, "amount", "is below the minimum 0.", "range")}]"));
 
         var lookup = LookUp(Canned.IngestionId);
@@ -76,8 +115,9 @@ public sealed class IngestionLookupTests : ConsoleTest
     }
 
     [Fact]
-    public void The_quarantine_pages_forward_and_back_by_offset()
+    public async Task The_quarantine_pages_forward_and_back_by_offset()
     {
+        await SignInAsync("auditor", "viewer");
         Registry.Json(FirstPage, Canned.Ingestion(70, ManyQuarantined(1, 50)));
         Registry.Json(SecondPage, Canned.Ingestion(70, ManyQuarantined(51, 20)));
 
@@ -95,12 +135,14 @@ public sealed class IngestionLookupTests : ConsoleTest
         lookup.Find("nav.pager button:first-child").Click();
 
         lookup.WaitForAssertion(() => Assert.Equal("Rows 1–50 of 70", Text(lookup.Find("article.report [role=status]"))));
-        Assert.Equal([FirstPage, SecondPage, FirstPage], Registry.Requests);
+        Assert.Equal([FirstPage, SecondPage, FirstPage], Registry.Requests.Where(path => path != "/api/keys/me"));
+        Assert.All(Registry.Sent, request => Assert.Equal(OperatorKey, request.ApiKey));
     }
 
     [Fact]
-    public void An_ingestion_the_model_does_not_have_is_a_message()
+    public async Task An_ingestion_the_model_does_not_have_is_a_message()
     {
+        await SignInAsync("auditor", "viewer");
         Registry.Problem(FirstPage, HttpStatusCode.NotFound, "Ingestion not found", $"Model 'card-fraud' has no ingestion {Canned.IngestionId}.");
 
         var lookup = LookUp(Canned.IngestionId);

@@ -115,8 +115,9 @@ public sealed class ModelPageTests : ConsoleTest
     }
 
     [Fact]
-    public void The_data_section_lists_ingestions_newest_first_and_opens_one_s_report_from_the_list()
+    public async Task The_data_section_lists_ingestions_newest_first_and_opens_one_s_report_from_the_list()
     {
+        await SignInAsync("auditor", "viewer");
         Registry.Json("/api/models/card-fraud", Canned.Model());
         Registry.Json("/api/models/card-fraud/training-runs", Canned.Runs());
         Registry.Json("/api/models/card-fraud/ingestions", Canned.Ingestions(

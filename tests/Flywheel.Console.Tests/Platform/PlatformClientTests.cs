@@ -1,6 +1,7 @@
 using System.Net;
 using Flywheel.Console.Platform;
 using Flywheel.Console.Tests.Fakes;
+using Flywheel.Console.Security;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flywheel.Console.Tests.Platform;
@@ -61,14 +62,15 @@ public sealed class PlatformClientTests : IDisposable
     }
 
     [Fact]
-    public async Task An_ingestion_is_asked_for_a_page_of_its_quarantine()
+    public async Task An_ingestion_is_asked_for_a_page_of_its_quarantine_with_the_signed_in_key()
     {
         var id = Guid.Parse(Canned.IngestionId);
         _registry.Json($"/api/models/card-fraud/ingestions/{id}?offset=100&limit=50", Canned.Ingestion(3, "[]"));
 
-        var ingestion = (await _client.GetIngestionAsync("card-fraud", id, 100, CancellationToken.None)).Value!;
+        var ingestion = (await _client.GetIngestionAsync("card-fraud", id, 100, PlatformCredential.ForKey("fw_reader"), CancellationToken.None)).Value!;
 
         Assert.Equal((97L, 3L, 1L), (ingestion.Accepted, ingestion.Rejected, ingestion.Duplicates));
+        Assert.Equal("fw_reader", Assert.Single(_registry.Sent).ApiKey);
     }
 
     [Fact]
