@@ -59,7 +59,7 @@ public static class KServeV1Api
             var version = lease.Version.Version;
             var schema = lease.Set.Schema;
             IReadOnlyDictionary<string, IReadOnlyDictionary<string, System.Text.Json.JsonElement>>? online = null;
-            var entities = InstanceValidator.EntitiesToLookUp(schema, body.RootElement);
+            var entities = InstanceValidator.EntitiesToLookUp(schema, body.RootElement, options.MaxInstances);
             if (entities.Count > 0)
             {
                 try

@@ -5,11 +5,23 @@ namespace Flywheel.Core.Ingestion;
 /// <summary>
 /// What one ingestion saw: rows accepted, rejected and dropped as duplicates, and per feature the
 /// share of missing values among accepted rows and the count of each kind of problem. Errors are
-/// kept up to a cap (the full list lives in the quarantine).
+/// kept up to a cap (the full list lives in the quarantine). Problems are counted per field for the
+/// schema's features, the reserved columns and up to <see cref="MaxOtherProblemFields"/> other names
+/// (unknown columns); any further names are counted together under <see cref="OtherFields"/>, so a
+/// body that names a new column on every line cannot grow the report.
 /// </summary>
 public sealed class IngestionReport(IReadOnlyList<string> features, int maxErrors = IngestionReport.DefaultMaxErrors)
 {
     public const int DefaultMaxErrors = 100;
+
+    /// <summary>Field names outside the schema that get problem counts of their own.</summary>
+    public const int MaxOtherProblemFields = 100;
+
+    /// <summary>Where problems of further field names are counted once <see cref="MaxOtherProblemFields"/> is reached.</summary>
+    public const string OtherFields = "(other columns)";
+
+    private readonly HashSet<string> _known = new(features, StringComparer.Ordinal);
+    private int _otherFields;
 
     private readonly Dictionary<string, long> _missing = features.ToDictionary(f => f, _ => 0L, StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, long>> _problems = new(StringComparer.Ordinal);
@@ -45,7 +57,13 @@ public sealed class IngestionReport(IReadOnlyList<string> features, int maxError
         Rejected++;
         foreach (var error in row.Errors)
         {
-            var kinds = _problems.TryGetValue(error.Field, out var existing) ? existing : _problems[error.Field] = new(StringComparer.Ordinal);
+            var field = FieldToCount(error.Field);
+            if (!_problems.TryGetValue(field, out var kinds))
+            {
+                kinds = new(StringComparer.Ordinal);
+                _problems[field] = kinds;
+            }
+
             var kind = error.Code ?? "invalid";
             kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
             if (_errors.Count < maxErrors)
@@ -57,6 +75,22 @@ public sealed class IngestionReport(IReadOnlyList<string> features, int maxError
                 ErrorsNotListed++;
             }
         }
+    }
+
+    private string FieldToCount(string field)
+    {
+        if (_known.Contains(field) || _problems.ContainsKey(field))
+        {
+            return field;
+        }
+
+        if (_otherFields < MaxOtherProblemFields)
+        {
+            _otherFields++;
+            return field;
+        }
+
+        return OtherFields;
     }
 
     /// <summary>Rows the store already had (same event id) are not accepted twice.</summary>

@@ -29,12 +29,17 @@ public static class InstanceValidator
     public const string InstancesField = "instances";
     public const string EntityIdField = "entity_id";
 
-    /// <summary>The entities whose stored features some instance needs, each once.</summary>
-    public static IReadOnlyList<string> EntitiesToLookUp(ModelSchema schema, JsonElement body)
+    /// <summary>
+    /// The entities whose stored features some instance needs, each once. None when the request
+    /// holds more than <paramref name="maxInstances"/> instances: <see cref="Validate"/> refuses it,
+    /// and an oversized request must not cost the online store a read per entity first.
+    /// </summary>
+    public static IReadOnlyList<string> EntitiesToLookUp(ModelSchema schema, JsonElement body, int maxInstances)
     {
         ArgumentNullException.ThrowIfNull(schema);
         if (schema.EntityKey is null || body.ValueKind != JsonValueKind.Object ||
-            !body.TryGetProperty(InstancesFieldUtf8, out var instances) || instances.ValueKind != JsonValueKind.Array)
+            !body.TryGetProperty(InstancesFieldUtf8, out var instances) || instances.ValueKind != JsonValueKind.Array ||
+            instances.GetArrayLength() > maxInstances)
         {
             return [];
         }

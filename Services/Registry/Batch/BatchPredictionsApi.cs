@@ -194,8 +194,18 @@ public static class BatchPredictionsApi
                 await body.CopyToAsync(file, cancellationToken);
             }
 
-            var problems = new List<FieldError>();
-            long rows = 0, bad = 0;
+            // Only the first errors are reported; the rest are counted, so a file of bad rows costs no memory per row.
+            var problems = new List<FieldError>(MaxReportedErrors);
+            long rows = 0, bad = 0, errorCount = 0;
+            void Report(FieldError problem)
+            {
+                errorCount++;
+                if (problems.Count < MaxReportedErrors)
+                {
+                    problems.Add(problem);
+                }
+            }
+
             using (var reader = new StreamReader(path, Encoding.UTF8))
             {
                 var csv = new CsvRecordReader(reader);
@@ -205,7 +215,7 @@ public static class BatchPredictionsApi
                     header = csv.Read();
                     if (header is null)
                     {
-                        return Invalid([new FieldError("body", "is empty: send a header row and the rows to score.", 1)], 0);
+                        return Invalid([new FieldError("body", "is empty: send a header row and the rows to score.", 1)], 0, 1);
                     }
 
                     while (csv.Read() is { } record)
@@ -214,7 +224,7 @@ public static class BatchPredictionsApi
                         if (record.Length != header.Length)
                         {
                             bad++;
-                            problems.Add(new FieldError("record", $"has {record.Length} fields where the header has {header.Length}.", csv.Line));
+                            Report(new FieldError("record", $"has {record.Length} fields where the header has {header.Length}.", csv.Line));
                             continue;
                         }
 
@@ -226,28 +236,36 @@ public static class BatchPredictionsApi
 
                         var validation = RowValidator.Validate(schema, fields, csv.Line);
                         // Scoring needs the features only: no entity id, no target.
-                        var errors = validation.Errors.Where(e => !(e.Field == "entity_id" && e.Code == "required")).ToList();
-                        if (errors.Count > 0)
+                        var rowBad = false;
+                        foreach (var error in validation.Errors)
+                        {
+                            if (!(error.Field == "entity_id" && error.Code == "required"))
+                            {
+                                rowBad = true;
+                                Report(error);
+                            }
+                        }
+
+                        if (rowBad)
                         {
                             bad++;
-                            problems.AddRange(errors);
                         }
                     }
                 }
                 catch (MalformedDataException exception)
                 {
-                    return Invalid([new FieldError("body", exception.Reason, exception.Line)], bad + 1);
+                    return Invalid([new FieldError("body", exception.Reason, exception.Line)], bad + 1, 1);
                 }
             }
 
             if (bad > 0)
             {
-                return Invalid(problems, bad);
+                return Invalid(problems, bad, errorCount);
             }
 
             if (rows == 0)
             {
-                return Invalid([new FieldError("body", "holds no rows to score.", 2)], 0);
+                return Invalid([new FieldError("body", "holds no rows to score.", 2)], 0, 1);
             }
 
             await blobs.GetBlobContainerClient(BlobContainers.Data).GetBlobClient(blobName).UploadAsync(path, new BlobUploadOptions
@@ -262,7 +280,7 @@ public static class BatchPredictionsApi
         }
     }
 
-    private static ValidationProblem Invalid(IReadOnlyList<FieldError> problems, long badRows)
+    private static ValidationProblem Invalid(IReadOnlyList<FieldError> problems, long badRows, long errorCount)
     {
         var shown = problems.Take(MaxReportedErrors).ToList();
         var errors = shown.GroupBy(p => p.Field, StringComparer.Ordinal)
@@ -273,7 +291,7 @@ public static class BatchPredictionsApi
             extensions: new Dictionary<string, object?>
             {
                 ["rows"] = shown.Select(p => new { line = p.Line, field = p.Field, message = p.Message }).ToList(),
-                ["more_errors"] = Math.Max(0, problems.Count - shown.Count),
+                ["more_errors"] = Math.Max(0, errorCount - shown.Count),
             });
     }
 

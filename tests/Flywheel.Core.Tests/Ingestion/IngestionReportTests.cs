@@ -56,6 +56,26 @@ public sealed class IngestionReportTests
     }
 
     [Fact]
+    public void Unknown_column_names_past_the_cap_are_counted_together_and_the_schema_s_features_always_by_name()
+    {
+        var report = new IngestionReport(["amount"]);
+        for (var i = 0; i < IngestionReport.MaxOtherProblemFields + 50; i++)
+        {
+            report.Add(Invalid(new FieldError($"k{i}", "is not a column.", i + 2, "unknown_column")));
+        }
+
+        report.Add(Invalid(new FieldError("amount", "is required.", 1000, "required")));
+        report.Add(Invalid(new FieldError("k0", "is not a column.", 1001, "unknown_column")));
+
+        Assert.Equal(IngestionReport.MaxOtherProblemFields + 2, report.Problems.Count);
+        Assert.Equal(50, report.Problems[IngestionReport.OtherFields]["unknown_column"]);
+        Assert.Equal(2, report.Problems["k0"]["unknown_column"]);
+        Assert.Equal(1, report.Problems["amount"]["required"]);
+        Assert.False(report.Problems.ContainsKey($"k{IngestionReport.MaxOtherProblemFields}"));
+        Assert.Equal(IngestionReport.MaxOtherProblemFields + 52, report.Rejected);
+    }
+
+    [Fact]
     public void Errors_are_listed_up_to_the_cap_and_the_rest_counted()
     {
         var report = new IngestionReport(["amount"], maxErrors: 2);

@@ -114,7 +114,7 @@ public sealed class InstanceValidatorTests
     public void Features_an_instance_leaves_out_come_from_its_entity_in_the_online_store_and_its_own_values_win()
     {
         var body = Json("""{ "instances": [ { "entity_id": "card-7", "amount": 99 } ] }""");
-        Assert.Equal(["card-7"], InstanceValidator.EntitiesToLookUp(Fraud, body));
+        Assert.Equal(["card-7"], InstanceValidator.EntitiesToLookUp(Fraud, body, 10));
         var online = new Dictionary<string, IReadOnlyDictionary<string, JsonElement>>
         {
             ["card-7"] = new Dictionary<string, JsonElement>
@@ -148,8 +148,20 @@ public sealed class InstanceValidatorTests
     {
         var body = Json("""{ "instances": [ { "entity_id": "c", "amount": 1, "merchant_category": "travel", "is_online": true, "hour": 3 } ] }""");
 
-        Assert.Empty(InstanceValidator.EntitiesToLookUp(Fraud, body));
+        Assert.Empty(InstanceValidator.EntitiesToLookUp(Fraud, body, 10));
         Assert.True(InstanceValidator.Validate(Fraud, ServingSettings.Default, body, 10).IsValid);
+    }
+
+    [Fact]
+    public void A_request_over_the_instance_limit_looks_up_no_entity_and_is_refused_for_its_size()
+    {
+        var instances = string.Join(", ", Enumerable.Range(0, 11).Select(i => $$"""{ "entity_id": "card-{{i}}" }"""));
+        var body = Json($$"""{ "instances": [ {{instances}} ] }""");
+
+        Assert.Empty(InstanceValidator.EntitiesToLookUp(Fraud, body, 10));
+        Assert.Equal(11, InstanceValidator.EntitiesToLookUp(Fraud, body, 11).Count);
+        var error = Assert.Single(InstanceValidator.Validate(Fraud, ServingSettings.Default, body, 10).Errors);
+        Assert.Equal(("instances", "length"), (error.Field, error.Code));
     }
 
     [Fact]
