@@ -26,7 +26,9 @@ public sealed class ServingTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.OK, deployed.StatusCode);
         }
 
-        var predictorKey = await ServingSetup.CreateKeyAsync(admin, "e2e-" + model, ["predictor"], [model]);
+        // A key may be named in any script: the name reaches the log as it was given.
+        var caller = "e2e prédicteur 🙂 100% " + model;
+        var predictorKey = await ServingSetup.CreateKeyAsync(admin, caller, ["predictor"], [model]);
         using var predictor = ServingSetup.Client(_flywheel, predictorKey);
         await ServingSetup.WaitUntilServingAsync(predictor, model, version: 1);
 
@@ -68,12 +70,22 @@ public sealed class ServingTests(PlatformFixture fixture)
         // Every prediction is in the log with its model, version, caller and the inputs it was served with.
         await using var database = await _flywheel.OpenDatabaseAsync();
         var logged = await ServingSetup.WaitForLoggedAsync(database, [.. ids, entityPrediction], TimeSpan.FromSeconds(60));
-        Assert.All(logged.Values, row => Assert.Equal((model, 1, false, "e2e-" + model), (row.Model, row.Version, row.Shadow, row.Caller)));
+        Assert.All(logged.Values, row => Assert.Equal((model, 1, false, caller), (row.Model, row.Version, row.Shadow, row.Caller)));
         Assert.Equal(820.5, logged[ids[0]].Inputs.GetProperty("amount").GetDouble());
         Assert.Equal(entity, logged[entityPrediction].EntityId);
         Assert.Equal(
             features.GetProperty("amount").GetDouble(),
             logged[entityPrediction].Inputs.GetProperty("amount").GetDouble());
+
+        // Its feedback is stored under the same name.
+        using (var feedback = await predictor.PostAsJsonAsync($"/v1/models/{model}/feedback", new { prediction_id = ids[0], label = true }))
+        {
+            Assert.True(feedback.IsSuccessStatusCode, await feedback.Content.ReadAsStringAsync());
+        }
+
+        await using var labelled = new NpgsqlCommand("SELECT caller FROM inference.feedback WHERE prediction_id = $1", database);
+        labelled.Parameters.Add(new NpgsqlParameter { Value = ids[0] });
+        Assert.Equal(caller, (string?)await labelled.ExecuteScalarAsync());
     }
 
     [Fact]

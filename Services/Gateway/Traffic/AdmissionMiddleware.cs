@@ -91,7 +91,7 @@ public sealed class AdmissionMiddleware(
         }
 
         context.Features.Set(new BufferedRequestBody(body));
-        request.Headers[ServingHeaders.Caller] = key!.Name;
+        request.Headers[ServingHeaders.Caller] = ServingHeaders.EncodeCaller(key!.Name);
         var model = serving.Model ?? "";
         var version = serving.Call == ServingCall.InferVersion ? request.Path.Value!.Split('/')[^2] : "";
         if (serving.IsSplit && deployments.TryGet(model, out var deployment))

@@ -68,7 +68,7 @@ public sealed partial class ShadowMirror(
 
             message.Headers.Add(ServingHeaders.Traffic, TrafficRoles.Shadow);
             message.Headers.Add(ServingHeaders.Shadow, "true");
-            message.Headers.Add(ServingHeaders.Caller, request.Caller);
+            message.Headers.Add(ServingHeaders.Caller, ServingHeaders.EncodeCaller(request.Caller));
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, stoppingToken);
             metrics.ShadowSent(request.Model, request.Version, response.IsSuccessStatusCode ? "ok" : "error");
             if (!response.IsSuccessStatusCode)

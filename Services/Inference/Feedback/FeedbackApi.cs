@@ -51,7 +51,7 @@ public static class FeedbackApi
                 return Invalid(batch.Errors);
             }
 
-            var caller = http.Request.Headers.TryGetValue(ServingHeaders.Caller, out var name) && name.ToString() is { Length: > 0 } key ? key : null;
+            var caller = ServingHeaders.DecodeCaller(http.Request.Headers[ServingHeaders.Caller].ToString());
             var result = await store.StoreAsync(model, batch.Items, caller, cancellationToken);
             metrics.Stored(model, result);
             return TypedResults.Ok(result);

@@ -196,7 +196,7 @@ public static class Requests
     public static PredictionContext Context(HttpRequest request, string protocol, long startedAt) => new(
         protocol,
         string.Equals(request.Headers[ServingHeaders.Shadow], "true", StringComparison.OrdinalIgnoreCase),
-        request.Headers.TryGetValue(ServingHeaders.Caller, out var caller) && caller.ToString() is { Length: > 0 } name ? name : null,
+        ServingHeaders.DecodeCaller(request.Headers[ServingHeaders.Caller].ToString()),
         startedAt);
 
     private static ProblemHttpResult TooLarge(long maxBytes) =>
