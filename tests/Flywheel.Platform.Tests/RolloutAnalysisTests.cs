@@ -110,9 +110,23 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
 
         // A strict latency policy: any significant slowdown of the p95 is worse.
         await PutPolicyAsync(admin, model, new { rollout = QuickRollout(new { min_requests = 40, latency_p95_ratio = 1.0, latency_floor_ms = 0 }) });
-        var rolloutId = await StartRolloutAsync(admin, model, version: 2);
+
+        // Three requests at once, before the orchestrator has started any: one rollout, the others refused.
+        var requests = await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+        {
+            using var response = await admin.PostAsJsonAsync($"/api/models/{model}/rollouts", new { version = 2 });
+            return (response.StatusCode, Body: await response.Content.ReadFromJsonAsync<JsonElement>());
+        }));
+        var accepted = Assert.Single(requests, r => r.StatusCode == HttpStatusCode.Accepted);
+        Assert.All(requests.Where(r => r.StatusCode != HttpStatusCode.Accepted), refused =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Equal("A rollout is in progress", refused.Body.GetProperty("title").GetString());
+        });
+        var rolloutId = accepted.Body.GetProperty("rollout_id").GetGuid();
 
         var rollout = await DriveTrafficUntilAsync(admin, model, rolloutId, state => state is "promoted" or "rolled_back" or "failed");
+        Assert.Single((await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/rollouts")).GetProperty("rollouts").EnumerateArray());
 
         Assert.True(rollout.GetProperty("state").GetString() == "rolled_back", $"not rolled back: {rollout}");
         var decisive = rollout.GetProperty("analyses").EnumerateArray().Last();

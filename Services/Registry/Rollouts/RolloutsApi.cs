@@ -138,6 +138,12 @@ public static class RolloutsApi
             return Conflict("A rollout is in progress", $"Rollout {active} of model '{model}' is still in progress; wait for it to finish or reject it.");
         }
 
+        if (await PendingRolloutAsync(connection, transaction, model, cancellationToken) is { } pending)
+        {
+            return Conflict("A rollout is in progress",
+                $"Rollout {pending.RolloutId} of model '{model}' was requested at {pending.At:u} and is about to start; wait for it to finish or reject it.");
+        }
+
         var actor = Actor(user);
         var requested = new RolloutRequested(Guid.CreateVersion7(), model, version, RetrainingTriggers.Manual, actor, DateTimeOffset.UtcNow);
         await Outbox.EnqueueAsync(connection, transaction, DatabaseSchemas.Registry, requested, cancellationToken);
@@ -229,6 +235,32 @@ public static class RolloutsApi
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         command.Parameters.Add(new NpgsqlParameter { Value = ActiveStates });
         return await command.ExecuteScalarAsync(cancellationToken) as Guid?;
+    }
+
+    /// <summary>How long a requested rollout that the orchestrator has not started yet keeps others out.</summary>
+    public static readonly TimeSpan PendingRolloutHold = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// A rollout of the model requested (and committed) but not yet started by the orchestrator,
+    /// which creates its row when it takes the request: without this, two requests moments apart
+    /// both found no rollout in progress and both ran. The model's row lock serialises the
+    /// requests, so the second one sees the first's audit entry. A request the orchestrator has not
+    /// taken within <see cref="PendingRolloutHold"/> (it was down) no longer blocks; the orchestrator
+    /// refuses a rollout while another is in progress in any case.
+    /// </summary>
+    private static async Task<(Guid RolloutId, DateTimeOffset At)?> PendingRolloutAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT (a.detail->>'rollout_id')::uuid, a.at FROM registry.audit_log a
+            WHERE a.subject = $1 AND a.action = 'rollout.requested' AND a.at > now() - $2
+              AND NOT EXISTS (SELECT 1 FROM orchestration.rollouts r WHERE r.correlation_id = (a.detail->>'rollout_id')::uuid)
+            ORDER BY a.at DESC LIMIT 1
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = model });
+        command.Parameters.Add(new NpgsqlParameter { Value = PendingRolloutHold });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)) : null;
     }
 
     private static async Task<List<RolloutView>> ReadRolloutsAsync(NpgsqlDataSource database, string model, Guid? rolloutId, int limit, CancellationToken cancellationToken)
