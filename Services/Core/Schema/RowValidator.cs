@@ -163,6 +163,12 @@ public static class RowValidator
                     return null;
                 }
 
+                if (!Serving.FeatureValues.FitsFloat(number))
+                {
+                    errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} {Serving.FeatureValues.OutsideFloat}", line, "range"));
+                    return null;
+                }
+
                 if (feature?.Min is { } min && number < min)
                 {
                     errors.Add(new(field, $"{number.ToString(CultureInfo.InvariantCulture)} is below the minimum {min.ToString(CultureInfo.InvariantCulture)}.", line, "range"));

@@ -70,6 +70,12 @@ public static class FeatureValues
                     return null;
                 }
 
+                if (!FitsFloat(number))
+                {
+                    problem = ($"{Invariant(number)} {OutsideFloat}", "range");
+                    return null;
+                }
+
                 if (feature.Min is { } min && number < min)
                 {
                     problem = ($"{Invariant(number)} is below the minimum {Invariant(min)}.", "range");
@@ -136,6 +142,15 @@ public static class FeatureValues
         string text => text,
         _ => throw new ArgumentException($"A {value.GetType().Name} is not a categorical feature value.", nameof(value)),
     };
+
+    /// <summary>What a number past <see cref="FitsFloat"/> is told.</summary>
+    public const string OutsideFloat = "is outside what a model's 32-bit float inputs hold (±3.4E+38).";
+
+    /// <summary>
+    /// Models compute in 32-bit floats: a larger magnitude would reach them as infinity, so it is
+    /// refused as out of range wherever a numeric value comes in (ingestion, predict, infer).
+    /// </summary>
+    public static bool FitsFloat(double number) => Math.Abs(number) <= float.MaxValue;
 
     internal static string Describe(JsonElement value) => value.ValueKind switch
     {

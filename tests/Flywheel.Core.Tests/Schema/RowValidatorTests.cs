@@ -62,6 +62,32 @@ public sealed class RowValidatorTests
         Assert.Contains("finite", SingleError(row).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("1e39", false)]
+    [InlineData("-3.5e38", false)]
+    [InlineData("1e308", false)]
+    [InlineData("3.4e38", true)]
+    [InlineData("-3.4e38", true)]
+    public void Numbers_past_what_a_32_bit_float_holds_are_out_of_range(string value, bool fits)
+    {
+        var row = Good();
+        row["amount"] = value;
+        var unbounded = Schema with { Features = [.. Schema.Features.Select(f => f.Name == "amount" ? f with { Min = null, Max = null } : f)] };
+
+        var result = RowValidator.Validate(unbounded, row, 7);
+
+        if (fits)
+        {
+            Assert.True(result.IsValid, string.Join("; ", result.Errors));
+        }
+        else
+        {
+            var error = Assert.Single(result.Errors);
+            Assert.Equal(("amount", "range"), (error.Field, error.Code));
+            Assert.Contains("32-bit float", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Numbers_use_the_invariant_culture()
     {

@@ -79,6 +79,23 @@ public sealed class InstanceValidatorTests
         Assert.Contains(field, Errors(Validate(body)).Keys);
     }
 
+    [Theory]
+    [InlineData("1e39")]
+    [InlineData("-1e39")]
+    [InlineData("1.7e308")]
+    public void A_number_past_what_a_32_bit_float_holds_is_refused_as_out_of_range(string amount)
+    {
+        var unbounded = Fraud with { Features = [.. Fraud.Features.Select(f => f.Name == "amount" ? f with { Min = null, Max = null } : f)] };
+        var result = InstanceValidator.Validate(unbounded, ServingSettings.Default,
+            Json($$"""{ "instances": [ { "amount": {{amount}}, "merchant_category": "travel", "is_online": true } ] }"""), 10);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("instances[0].amount", "range"), (error.Field, error.Code));
+        Assert.Contains("32-bit float", error.Message, StringComparison.Ordinal);
+        Assert.True(InstanceValidator.Validate(unbounded, ServingSettings.Default,
+            Json("""{ "instances": [ { "amount": 3.4e38, "merchant_category": "travel", "is_online": true } ] }"""), 10).IsValid);
+    }
+
     [Fact]
     public void More_instances_than_allowed_are_refused()
     {
