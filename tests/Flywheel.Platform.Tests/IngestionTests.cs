@@ -116,18 +116,45 @@ public sealed class IngestionTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task A_ragged_row_stops_the_upload_with_a_400_at_its_line_and_keeps_the_rows_before_it()
+    public async Task A_ragged_row_is_rejected_at_its_line_and_the_rows_around_it_are_kept()
     {
         var (gateway, model) = await NewModelAsync();
-        var csv = $"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,grocery,true,0\ne3,c3,2026-01-01T10:00:00Z,3\ne4,c4,2026-01-01T10:00:00Z,4,grocery,true,0\n";
+        var csv = $"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,grocery,true,0\ne3,c3,2026-01-01T10:00:00Z,3\n" +
+            "e4,c4,2026-01-01T10:00:00Z,4,grocery,true,0\ne5,c5,2026-01-01T10:00:00Z,5,grocery,true,0,extra\ne6,c6,2026-01-01T10:00:00Z,6,travel,false,1\n";
+
+        using var response = await UploadAsync(gateway, model, csv);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var report = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((4L, 2L), (report.GetProperty("accepted").GetInt64(), report.GetProperty("rejected").GetInt64()));
+        var errors = report.GetProperty("errors").EnumerateArray()
+            .Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString(), e.GetProperty("message").GetString())).ToList();
+        Assert.Equal([(4L, "line", "has 4 fields; the header has 7."), (6L, "line", "has 8 fields; the header has 7.")], errors);
+        Assert.Equal(4, await StoredRowsAsync(model));
+
+        // The short row is in the quarantine with the fields it had, by position.
+        var detail = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions/{report.GetProperty("ingestion_id").GetString()}");
+        Assert.Equal("succeeded", detail.GetProperty("state").GetString());
+        var quarantined = detail.GetProperty("quarantine").EnumerateArray().First(r => r.GetProperty("line").GetInt64() == 4);
+        Assert.Equal("3", quarantined.GetProperty("values").GetProperty("amount").GetString());
+        Assert.False(quarantined.GetProperty("values").TryGetProperty("merchant_category", out _));
+    }
+
+    [Fact]
+    public async Task An_unclosed_quote_stops_the_upload_with_a_400_at_its_line_by_field_and_keeps_the_rows_before_it()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var csv = $"{Header}\ne1,c1,2026-01-01T10:00:00Z,1,grocery,true,0\ne2,c2,2026-01-01T10:00:00Z,2,grocery,true,0\ne3,c3,2026-01-01T10:00:00Z,3,\"grocery,true,0\ne4,c4,2026-01-01T10:00:00Z,4,grocery,true,0\n";
 
         using var response = await UploadAsync(gateway, model, csv);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(4, problem.GetProperty("line").GetInt64());
         Assert.Equal(2, problem.GetProperty("accepted").GetInt64());
-        Assert.Contains("4 fields; the header has 7", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("quoted field is not closed", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var message = Assert.Single(problem.GetProperty("errors").GetProperty("body").EnumerateArray().ToList()).GetString();
+        Assert.StartsWith($"line {problem.GetProperty("line").GetInt64()}: ", message, StringComparison.Ordinal);
         Assert.Equal(2, await StoredRowsAsync(model));
         var detail = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/ingestions/{problem.GetProperty("ingestion_id").GetString()}");
         Assert.Equal("failed", detail.GetProperty("state").GetString());

@@ -103,7 +103,8 @@ public static class IngestionApi
             var (line, reason, status) = ex switch
             {
                 MalformedDataException malformed => (malformed.Line, malformed.Reason, StatusCodes.Status400BadRequest),
-                DecoderFallbackException => (run.LastLine + 1, "the body is not valid UTF-8.", StatusCodes.Status400BadRequest),
+                // The decoder reads ahead of the rows, so the bad bytes are at this line or a little after it.
+                DecoderFallbackException => (run.LastLine + 1, "the body is not valid UTF-8 (at this line or within the next 64 KiB).", StatusCodes.Status400BadRequest),
                 BadHttpRequestException bad => (run.LastLine + 1, bad.Message, bad.StatusCode),
                 _ => throw new InvalidOperationException("unreachable", ex),
             };
@@ -116,6 +117,7 @@ public static class IngestionApi
                 {
                     ["ingestion_id"] = run.Id,
                     ["line"] = line,
+                    ["errors"] = new Dictionary<string, string[]> { ["body"] = [$"line {line}: {reason}"] },
                     ["accepted"] = run.Report.Accepted,
                     ["rejected"] = run.Report.Rejected,
                     ["duplicates"] = run.Report.Duplicates,

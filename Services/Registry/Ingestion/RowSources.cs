@@ -48,18 +48,17 @@ public static class RowSources
                 continue; // a blank line
             }
 
-            if (fields.Length != header.Length)
-            {
-                throw new MalformedDataException(reader.Line, $"the row has {fields.Length} fields; the header has {header.Length}.");
-            }
-
             var values = new Dictionary<string, string?>(header.Length, StringComparer.Ordinal);
-            for (var i = 0; i < header.Length; i++)
+            for (var i = 0; i < Math.Min(header.Length, fields.Length); i++)
             {
                 values[header[i]] = fields[i];
             }
 
-            yield return new SourceRow(reader.Line, values);
+            // A row with too few or too many fields is refused on its own (quarantined with the
+            // fields it has, by position); the records after it are still read as they were written.
+            yield return fields.Length == header.Length
+                ? new SourceRow(reader.Line, values)
+                : new SourceRow(reader.Line, values, $"has {fields.Length} fields; the header has {header.Length}.");
         }
     }
 
