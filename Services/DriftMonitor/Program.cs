@@ -14,6 +14,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseUnknownJsonFieldCheck();
 app.MapDefaultEndpoints();
 app.MapDriftReportsApi();
 app.MapMonitoringPolicyApi();

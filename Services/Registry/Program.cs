@@ -23,6 +23,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseUnknownJsonFieldCheck();
 app.MapDefaultEndpoints();
 app.MapApiDocs();
 app.MapPlatformApi();

@@ -122,8 +122,56 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
 
         Assert.Equal(HttpStatusCode.BadRequest, wrongEnum.StatusCode);
         var errors = (await wrongEnum.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
-        Assert.True(errors.TryGetProperty("task", out _), errors.ToString());
+        Assert.Equal("must be one of: binary, multiclass, regression.", errors.GetProperty("task")[0].GetString());
         Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        var truncated = (await notJson.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal("The JSON ends before it is complete.", truncated.EnumerateObject().Single().Value[0].GetString());
+
+        // No .NET type names reach the caller, whatever the value.
+        body["task"] = "binary";
+        body["features"]![0]!["min"] = "zero";
+        using var wrongType = await gateway.PostAsJsonAsync("/api/models", body);
+        var text = await wrongType.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, wrongType.StatusCode);
+        Assert.Contains("\"features[0].min\":[\"must be a number.\"]", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Flywheel.", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_field_the_api_does_not_have_is_refused_by_its_path_and_nothing_is_stored_or_reset()
+    {
+        var name = UniqueName();
+        var body = CardFraud(name);
+        body.Remove("entity_key");
+        body["entityKey"] = "card_id";
+        body["features"]![1]!["colour"] = "red";
+        using var gateway = Gateway(_flywheel.AdminKey);
+
+        using var created = await gateway.PostAsJsonAsync("/api/models", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, created.StatusCode);
+        var errors = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal(["entityKey", "features[1].colour"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("entity_key", errors.GetProperty("entityKey")[0].GetString(), StringComparison.Ordinal);
+        using (var lookup = await gateway.GetAsync($"/api/models/{name}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, lookup.StatusCode);
+        }
+
+        // A policy PUT replaces the whole policy: a misspelt field must not reset the rest to the defaults.
+        body = CardFraud(name);
+        using (var good = await gateway.PostAsJsonAsync("/api/models", body))
+        {
+            Assert.Equal(HttpStatusCode.Created, good.StatusCode);
+        }
+
+        using var misspelt = await gateway.PutAsync($"/api/models/{name}/policy",
+            new StringContent("""{ "requireApproval": false }""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, misspelt.StatusCode);
+        Assert.True((await misspelt.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("requireApproval", out _));
+        var policy = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{name}/policy");
+        Assert.True(policy.GetProperty("require_approval").GetBoolean());
     }
 
     [Fact]
