@@ -89,6 +89,39 @@ public sealed class ApiKeysApiTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task Live_keys_have_distinct_names_even_when_asked_for_at_once_and_a_revoked_key_s_name_is_free_again()
+    {
+        using var admin = _flywheel.AdminGateway();
+        var name = "twin-" + Guid.NewGuid().ToString("N")[..8];
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            using var response = await admin.PostAsJsonAsync("/api/keys", new { name, roles = new[] { "viewer" } });
+            return (response.StatusCode, Body: await response.Content.ReadFromJsonAsync<JsonElement>());
+        }));
+
+        var created = Assert.Single(answers, a => a.StatusCode == HttpStatusCode.Created).Body;
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.Created), refused =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Equal("is the name of a live key.", refused.Body.GetProperty("errors").GetProperty("name")[0].GetString());
+            Assert.Contains(created.GetProperty("id").GetString()!, refused.Body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        });
+        await using var database = await _flywheel.OpenDatabaseAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM registry.api_keys WHERE name = $1", database);
+        count.Parameters.Add(new NpgsqlParameter { Value = name });
+        Assert.Equal(1L, await count.ExecuteScalarAsync());
+
+        using (var revoked = await admin.DeleteAsync($"/api/keys/{created.GetProperty("id").GetString()}"))
+        {
+            Assert.True(revoked.IsSuccessStatusCode, await revoked.Content.ReadAsStringAsync());
+        }
+
+        await CreatedAsync(await admin.PostAsJsonAsync("/api/keys", new { name, roles = new[] { "viewer" } }));
+        Assert.Equal(2L, await count.ExecuteScalarAsync());
+    }
+
+    [Fact]
     public async Task A_key_is_shown_once_and_stored_only_as_its_hash()
     {
         using var admin = _flywheel.AdminGateway();

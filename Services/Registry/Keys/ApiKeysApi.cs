@@ -43,7 +43,7 @@ public static class ApiKeysApi
         user.Identity?.Name ?? "unknown",
         [.. user.FindAll(ClaimTypes.Role).Select(role => role.Value)]));
 
-    public static async Task<Results<Created<CreatedApiKey>, ValidationProblem>> CreateAsync(
+    public static async Task<Results<Created<CreatedApiKey>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         CreateApiKeyRequest? request, ClaimsPrincipal user, NpgsqlDataSource database, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         request ??= new CreateApiKeyRequest();
@@ -67,6 +67,27 @@ public static class ApiKeysApi
         var actor = user.Identity?.Name ?? "unknown";
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The name is what the audit and prediction logs record as the caller, so two live keys may
+        // not share it; the lock makes two requests for one name take turns.
+        await using (var taken = new NpgsqlCommand("""
+            SELECT pg_advisory_xact_lock(hashtextextended('registry.api_keys.name:' || $1, 0));
+            SELECT id FROM registry.api_keys WHERE name = $1 AND revoked_at IS NULL LIMIT 1;
+            """, connection, transaction))
+        {
+            taken.Parameters.Add(new NpgsqlParameter { Value = request.Name! });
+            await using var reader = await taken.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                var existing = reader.GetGuid(0);
+                return TypedResults.Problem(
+                    title: "The name is taken",
+                    detail: $"Key {existing} is already named '{request.Name}'. A key's name is the caller in the audit and prediction logs, so live keys need distinct names: choose another, or revoke that key first (DELETE /api/keys/{existing}).",
+                    statusCode: StatusCodes.Status409Conflict,
+                    extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["name"] = ["is the name of a live key."] } });
+            }
+        }
+
         await using var insert = new NpgsqlCommand("""
             INSERT INTO registry.api_keys (id, name, key_hash, roles, models, requests_per_second, daily_quota, created_by)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
