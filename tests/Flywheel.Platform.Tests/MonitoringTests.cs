@@ -105,6 +105,21 @@ public sealed class MonitoringTests(PlatformFixture fixture)
             Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         }
 
+        // A window in the future is refused, even with its end given; one without predictions is
+        // reported (0 rows) but does not replace the shifted window's verdict on the overview.
+        using (var future = await admin.PostAsJsonAsync($"/api/models/{model}/drift/evaluate",
+            new { from = DateTimeOffset.UtcNow.AddYears(4), to = DateTimeOffset.UtcNow.AddYears(4).AddDays(1) }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, future.StatusCode);
+            Assert.True((await future.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("from", out _));
+        }
+
+        var empty = await EvaluateAsync(admin, model, normalFrom.AddHours(-2), normalFrom.AddHours(-1));
+        Assert.Equal(0, empty.GetProperty("window").GetProperty("rows").GetInt64());
+        var verdict = (await admin.GetFromJsonAsync<JsonElement>("/api/overview")).GetProperty("models").EnumerateArray()
+            .Single(m => m.GetProperty("name").GetString() == model).GetProperty("drift");
+        Assert.Equal((reportId, true), (verdict.GetProperty("report_id").GetGuid(), verdict.GetProperty("drifted").GetBoolean()));
+
         // (c) The schedule, now every 5 s over the newest 300 predictions (all shifted): several
         // drifted windows, one episode, one DriftDetected, written with the report that opened it.
         var scheduleFrom = DateTimeOffset.UtcNow;

@@ -124,9 +124,9 @@ public static class DriftReportsApi
             errors["to"] = ["must not be before 'from'."];
         }
 
-        else if (request.To is null && request.From > clock.GetUtcNow())
+        else if (request.From > clock.GetUtcNow())
         {
-            errors["from"] = ["must not be in the future."];
+            errors["from"] = ["must not be in the future: there are no predictions there yet."];
         }
 
         if (errors.Count > 0)

@@ -101,8 +101,9 @@ public static class OverviewApi
                                OR coalesce((f->>'out_of_range_drifted')::boolean, false))::integer,
                            coalesce(jsonb_array_length(r.report->'features'), 0)
                     FROM registry.models m CROSS JOIN LATERAL (
+                        -- A report over a window without predictions says nothing about drift: it is not the verdict.
                         SELECT report_id, version, drifted, created_at, report FROM monitoring.reports
-                        WHERE model = m.name ORDER BY created_at DESC LIMIT 1) r
+                        WHERE model = m.name AND rows > 0 ORDER BY created_at DESC LIMIT 1) r
                     """),
                 Command($"""
                     SELECT m.name, r.report_id, r.version, r.created_at, r.performance->>'metric', (r.performance->>'value')::double precision,
