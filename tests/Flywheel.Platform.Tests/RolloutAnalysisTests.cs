@@ -125,6 +125,19 @@ public sealed class RolloutAnalysisTests(PlatformFixture fixture)
         });
         var rolloutId = accepted.Body.GetProperty("rollout_id").GetGuid();
 
+        // While the rollout drives the traffic, a change by hand is refused with the way to take over.
+        using (var byHand = await admin.PutAsJsonAsync($"/api/models/{model}/deployment", new { production = 1, reason = "by hand" }))
+        using (var rollback = await admin.PostAsJsonAsync($"/api/models/{model}/rollback", new { reason = "by hand" }))
+        {
+            foreach (var refused in new[] { byHand, rollback })
+            {
+                Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+                var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+                Assert.Equal("A rollout is in progress", problem.GetProperty("title").GetString());
+                Assert.Contains($"/rollouts/{rolloutId}/reject", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            }
+        }
+
         var rollout = await DriveTrafficUntilAsync(admin, model, rolloutId, state => state is "promoted" or "rolled_back" or "failed");
         Assert.Single((await admin.GetFromJsonAsync<JsonElement>($"/api/models/{model}/rollouts")).GetProperty("rollouts").EnumerateArray());
 

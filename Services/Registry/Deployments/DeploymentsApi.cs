@@ -52,6 +52,11 @@ public static class DeploymentsApi
             return ModelsApi.ModelNotFound(model);
         }
 
+        if (await Rollouts.RolloutsApi.InProgressAsync(connection, transaction, model, "change the traffic by hand", cancellationToken) is { } inProgress)
+        {
+            return inProgress;
+        }
+
         var versions = new List<(string Field, int Version)> { ("production", request.Production!.Value) };
         if (request.Canary is { Version: { } canary })
         {
@@ -111,6 +116,11 @@ public static class DeploymentsApi
         if (!await LockModelAsync(connection, transaction, model, cancellationToken))
         {
             return ModelsApi.ModelNotFound(model);
+        }
+
+        if (await Rollouts.RolloutsApi.InProgressAsync(connection, transaction, model, "roll back by hand", cancellationToken) is { } inProgress)
+        {
+            return inProgress;
         }
 
         var current = await ReadCurrentAsync(connection, transaction, model, cancellationToken);

@@ -133,15 +133,9 @@ public static class RolloutsApi
             return Conflict("Already in production", $"Model '{model}' already serves version {version} in production.");
         }
 
-        if (await ActiveRolloutAsync(connection, transaction, model, cancellationToken) is { } active)
+        if (await InProgressAsync(connection, transaction, model, "start another", cancellationToken) is { } inProgress)
         {
-            return Conflict("A rollout is in progress", $"Rollout {active} of model '{model}' is still in progress; wait for it to finish or reject it.");
-        }
-
-        if (await PendingRolloutAsync(connection, transaction, model, cancellationToken) is { } pending)
-        {
-            return Conflict("A rollout is in progress",
-                $"Rollout {pending.RolloutId} of model '{model}' was requested at {pending.At:u} and is about to start; wait for it to finish or reject it.");
+            return inProgress;
         }
 
         var actor = Actor(user);
@@ -235,6 +229,26 @@ public static class RolloutsApi
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         command.Parameters.Add(new NpgsqlParameter { Value = ActiveStates });
         return await command.ExecuteScalarAsync(cancellationToken) as Guid?;
+    }
+
+    /// <summary>
+    /// A 409 when a rollout of the model is in progress or about to start, null otherwise: while the
+    /// orchestrator drives the model's traffic, a person takes over by rejecting the rollout, not by
+    /// changing the traffic under it (its next step would act on a deployment it did not make).
+    /// Called under the model's row lock.
+    /// </summary>
+    internal static async Task<ProblemHttpResult?> InProgressAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string model, string action, CancellationToken cancellationToken)
+    {
+        var (rolloutId, when) = await ActiveRolloutAsync(connection, transaction, model, cancellationToken) is { } active
+            ? (active, "is in progress")
+            : await PendingRolloutAsync(connection, transaction, model, cancellationToken) is { } pending
+                ? (pending.RolloutId, $"was requested at {pending.At:u} and is about to start")
+                : (Guid.Empty, null);
+        return when is null
+            ? null
+            : Conflict("A rollout is in progress",
+                $"Rollout {rolloutId} of model '{model}' {when}. To {action}, reject it first (POST /api/models/{model}/rollouts/{rolloutId}/reject), or wait for it to finish.");
     }
 
     /// <summary>How long a requested rollout that the orchestrator has not started yet keeps others out.</summary>
