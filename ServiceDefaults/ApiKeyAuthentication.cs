@@ -165,10 +165,16 @@ public static class ConsoleDelegation
 
 public static class ApiKeyAuthenticationExtensions
 {
-    /// <summary>Makes API keys the default authentication scheme; each service adds its own authorization policies.</summary>
-    public static AuthenticationBuilder AddApiKeyAuthentication(this IHostApplicationBuilder builder) =>
-        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    /// <summary>
+    /// Makes API keys the default authentication scheme, with refusals as ProblemDetails that say
+    /// which key and role are needed; each service adds its own authorization policies.
+    /// </summary>
+    public static AuthenticationBuilder AddApiKeyAuthentication(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, AuthorizationProblems>();
+        return builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+    }
 }
 
 /// <summary>Appends to the platform's audit log (<c>registry.audit_log</c>) inside the transaction of the change it records.</summary>

@@ -53,6 +53,19 @@ public sealed class ModelsApiTests(PlatformFixture fixture)
 
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, badKey.StatusCode);
+        Assert.Equal("application/problem+json", noKey.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("Bearer", Assert.Single(noKey.Headers.WwwAuthenticate).Scheme);
+        var missing = await noKey.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Present an API key as 'Authorization: Bearer <key>' or 'X-Api-Key' with one of the roles admin, operator.", missing.GetProperty("detail").GetString());
+
+        // A key without the role is told which roles it has and which the change needs.
+        using var admin = Gateway(_flywheel.AdminKey);
+        var viewerName = "models-viewer-" + Guid.NewGuid().ToString("N")[..8];
+        using var viewer = Gateway(await ServingSetup.CreateKeyAsync(admin, viewerName, ["viewer"], null));
+        using var refused = await viewer.PostAsJsonAsync("/api/models", CardFraud(UniqueName()));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal($"The key '{viewerName}' has the role viewer; this needs one of: admin, operator.",
+            (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
     }
 
     [Fact]
