@@ -27,9 +27,13 @@ public static class Links
     /// <summary>The sign-in page, coming back to <paramref name="returnTo"/> (a console path) afterwards.</summary>
     public static string SignIn(string? returnTo = null) => returnTo is null ? "/sign-in" : $"/sign-in?return={Escape(returnTo)}";
 
-    /// <summary>Where a sign-in may go back to: a path of this console, never another site ("//evil", "https://…").</summary>
+    /// <summary>
+    /// Where a sign-in may go back to: a path of this console, never another site ("//evil",
+    /// "https://…"), and never one with a control character, which a local redirect refuses.
+    /// </summary>
     public static string LocalOrHome(string? returnTo) =>
-        returnTo is { Length: > 0 } && returnTo[0] == '/' && !returnTo.StartsWith("//", StringComparison.Ordinal) && !returnTo.StartsWith("/\\", StringComparison.Ordinal)
+        returnTo is { Length: > 0 } && returnTo[0] == '/' && !returnTo.StartsWith("//", StringComparison.Ordinal) && !returnTo.StartsWith("/\\", StringComparison.Ordinal) &&
+        !returnTo.Any(char.IsControl)
             ? returnTo
             : "/";
 

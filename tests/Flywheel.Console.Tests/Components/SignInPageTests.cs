@@ -66,6 +66,8 @@ public sealed class SignInPageTests : ConsoleTest
         Assert.Equal("/", Flywheel.Console.Display.Links.LocalOrHome("//evil.example/"));
         Assert.Equal("/", Flywheel.Console.Display.Links.LocalOrHome("https://evil.example/"));
         Assert.Equal("/audit", Flywheel.Console.Display.Links.LocalOrHome("/audit"));
+        Assert.Equal("/", Flywheel.Console.Display.Links.LocalOrHome("/\t/evil.example"));
+        Assert.Equal("/", Flywheel.Console.Display.Links.LocalOrHome("/audit\r\nSet-Cookie: x"));
     }
 
     [Fact]
