@@ -69,17 +69,19 @@ public static class ApiKeysApi
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // The name is what the audit and prediction logs record as the caller, so two live keys may
         // not share it; the lock makes two requests for one name take turns.
-        await using (var taken = new NpgsqlCommand("""
-            SELECT pg_advisory_xact_lock(hashtextextended('registry.api_keys.name:' || $1, 0));
-            SELECT id FROM registry.api_keys WHERE name = $1 AND revoked_at IS NULL LIMIT 1;
-            """, connection, transaction))
+        await using (var lockName = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended('registry.api_keys.name:' || $1, 0))", connection, transaction))
+        {
+            lockName.Parameters.Add(new NpgsqlParameter { Value = request.Name! });
+            await lockName.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var taken = new NpgsqlCommand(
+            "SELECT id FROM registry.api_keys WHERE name = $1 AND revoked_at IS NULL LIMIT 1", connection, transaction))
         {
             taken.Parameters.Add(new NpgsqlParameter { Value = request.Name! });
-            await using var reader = await taken.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            if (await taken.ExecuteScalarAsync(cancellationToken) is Guid existing)
             {
-                var existing = reader.GetGuid(0);
                 return TypedResults.Problem(
                     title: "The name is taken",
                     detail: $"Key {existing} is already named '{request.Name}'. A key's name is the caller in the audit and prediction logs, so live keys need distinct names: choose another, or revoke that key first (DELETE /api/keys/{existing}).",
