@@ -1,6 +1,6 @@
 using Flywheel.Contracts;
 using Flywheel.Core.Http;
-using Flywheel.Gateway.Keys;
+using Flywheel.Security;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Flywheel.Gateway.Traffic;
@@ -27,6 +27,7 @@ internal static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<GatewayMetrics>();
 
+        builder.Services.AddSingleton(new ApiKeyCacheSettings(options.KeyCacheDuration));
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>());
         builder.Services.AddSingleton<QuotaCounter>();

@@ -2,6 +2,7 @@ using Flywheel.Core.Serving;
 using Flywheel.Inference.Feedback;
 using Flywheel.Inference.Models;
 using Flywheel.Inference.Serving;
+using Flywheel.Security;
 
 namespace Flywheel.Inference;
 
@@ -34,6 +35,10 @@ internal static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelLoader>());
         builder.AddPredictionLog();
         builder.Services.AddSingleton<FeedbackStore>();
+        // Every data-plane call's key is checked here too, cached as the gateway caches it.
+        builder.Services.AddSingleton(ApiKeyCacheSettings.Default);
+        builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>());
         builder.Services.AddSingleton<FeedbackMetrics>();
     }
 }

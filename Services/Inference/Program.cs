@@ -27,6 +27,7 @@ else
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseMiddleware<CallerCheck>();
 app.MapDefaultEndpoints();
 app.MapOpenInferenceProtocolApi();
 app.MapKServeV1Api();

@@ -213,13 +213,15 @@ if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "onnxruntime-node"))
 
 using var nodeServer = StartProcess("node", ["server.js", onnxPath, nodePortNumber.ToString(CultureInfo.InvariantCulture)], nodeDir);
 
-using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), null);
+// Every scenario sends the same request, key included: the worker checks it (as the gateway
+// does), the alternatives ignore it, so each server reads the same bytes.
+using var direct = Client(app.GetEndpoint(ResourceNames.Inference, "http"), predictorKey);
 using var gateway = Client(app.GetEndpoint(ResourceNames.Gateway, "http"), predictorKey);
-using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), null);
-using var yarp = Client(new Uri($"http://127.0.0.1:{yarpPortNumber}"), null);
-using var relay = Client(new Uri($"http://127.0.0.1:{relayPortNumber}"), null);
-using var bare = Client(new Uri($"http://127.0.0.1:{ortPortNumber}"), null);
-using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), null);
+using var mlnet = Client(new Uri($"http://127.0.0.1:{mlPortNumber}"), predictorKey);
+using var yarp = Client(new Uri($"http://127.0.0.1:{yarpPortNumber}"), predictorKey);
+using var relay = Client(new Uri($"http://127.0.0.1:{relayPortNumber}"), predictorKey);
+using var bare = Client(new Uri($"http://127.0.0.1:{ortPortNumber}"), predictorKey);
+using var node = Client(new Uri($"http://127.0.0.1:{nodePortNumber}"), predictorKey);
 await WaitUntilAnswersAsync(mlnet, "/");
 await WaitUntilAnswersAsync(bare, "/");
 await WaitUntilAnswersAsync(yarp, "/");

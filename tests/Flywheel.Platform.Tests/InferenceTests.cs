@@ -28,6 +28,40 @@ public sealed class InferenceTests(PlatformFixture fixture)
         using var inference = _flywheel.CreateClient(ResourceNames.Inference);
         await WaitForReadyAsync(inference, model);
 
+        // The worker checks the key of every call itself: none, an unknown one, or one for another model is refused.
+        var request = new { instances = new[] { new { amount = 1.0, merchant_category = "grocery", is_online = false, hour = 1 } } };
+        using (var noKey = await inference.PostAsJsonAsync($"/v1/models/{model}:predict", request))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+            Assert.Equal("application/problem+json", noKey.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var feedback = await inference.PostAsJsonAsync($"/v1/models/{model}/feedback", new { prediction_id = Guid.NewGuid(), label = true }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, feedback.StatusCode);
+        }
+
+        var otherModel = await gateway.DefineModelAsync("serve-other", TrainingData.FraudModel);
+        using (var other = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{model}:predict") { Content = JsonContent.Create(request) })
+        {
+            other.Headers.Authorization = new("Bearer", await ServingSetup.CreateKeyAsync(gateway, "other-" + otherModel, ["predictor"], [otherModel]));
+            Assert.Equal(HttpStatusCode.Forbidden, (await inference.SendAsync(other)).StatusCode);
+        }
+
+        // With a key, the caller logged is the key's name, whatever a header claims.
+        var predictorName = "direct-" + model;
+        inference.DefaultRequestHeaders.Authorization = new("Bearer", await ServingSetup.CreateKeyAsync(gateway, predictorName, ["predictor"], [model]));
+        using (var claimed = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{model}:predict") { Content = JsonContent.Create(request) })
+        {
+            claimed.Headers.Add(ServingHeaders.Caller, "someone-else");
+            using var answered = await inference.SendAsync(claimed);
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+            var id = (await answered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("prediction_ids")[0].GetGuid();
+            await using var connection = await _flywheel.OpenDatabaseAsync();
+            var logged = await ServingSetup.WaitForLoggedAsync(connection, [id], TimeSpan.FromSeconds(60));
+            Assert.Equal(predictorName, logged[id].Caller);
+        }
+
         // By features: a probability, the same answer for the same inputs, a new prediction id each time.
         var instance = new { amount = 700.0, merchant_category = "online", is_online = true, hour = 2 };
         var first = await PredictAsync(inference, model, new { instances = new[] { instance, instance with { amount = 5.0, merchant_category = "grocery", is_online = false, hour = 14 } } });

@@ -48,23 +48,16 @@ public static class ServingHeaders
     /// <summary>"true" on a mirrored request: log it as shadow; its response is thrown away.</summary>
     public const string Shadow = "X-Flywheel-Shadow";
 
-    /// <summary>The calling key's name, for the prediction log, as <see cref="EncodeCaller"/> writes it.</summary>
+    /// <summary>
+    /// Was the calling key's name, set by the gateway. Workers now find the caller from the key
+    /// itself; a client's value is still removed at the gateway, and nothing reads it.
+    /// </summary>
     public const string Caller = "X-Flywheel-Caller";
 
     /// <summary>Set on the response: the version that answered.</summary>
     public const string ModelVersion = "X-Flywheel-Model-Version";
 
     public static IReadOnlyList<string> All { get; } = [Traffic, Version, Shadow, Caller];
-
-    /// <summary>
-    /// A key's name as a <see cref="Caller"/> value. Names may hold any printable character, a header
-    /// only visible ASCII, so the name is percent-encoded (RFC 3986): the usual names (letters,
-    /// digits, '-', '_', '.', '~') go as they are.
-    /// </summary>
-    public static string EncodeCaller(string name) => Uri.EscapeDataString(name);
-
-    /// <summary>The key's name from a <see cref="Caller"/> value; null when there is none.</summary>
-    public static string? DecodeCaller(string? value) => string.IsNullOrEmpty(value) ? null : Uri.UnescapeDataString(value);
 }
 
 /// <summary>Values of <see cref="ServingHeaders.Traffic"/>.</summary>

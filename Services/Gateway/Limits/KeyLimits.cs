@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Flywheel.Core.Serving;
-using Flywheel.Gateway.Keys;
+using Flywheel.Security;
 using Microsoft.Extensions.Options;
 
 namespace Flywheel.Gateway.Limits;

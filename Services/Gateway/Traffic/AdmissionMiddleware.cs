@@ -1,7 +1,7 @@
 using System.Globalization;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Serving;
-using Flywheel.Gateway.Keys;
+using Flywheel.Security;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Microsoft.AspNetCore.Http.Features;
@@ -91,7 +91,6 @@ public sealed class AdmissionMiddleware(
         }
 
         context.Features.Set(new BufferedRequestBody(body));
-        request.Headers[ServingHeaders.Caller] = ServingHeaders.EncodeCaller(key!.Name);
         var model = serving.Model ?? "";
         var version = serving.Call == ServingCall.InferVersion ? request.Path.Value!.Split('/')[^2] : "";
         if (serving.IsSplit && deployments.TryGet(model, out var deployment))
@@ -101,7 +100,7 @@ public sealed class AdmissionMiddleware(
             version = assigned.ToString(CultureInfo.InvariantCulture);
             if (deployment.Shadow is { } shadow && shadow.Version != assigned && TrafficSplit.Mirror(shadow.Percent, Random.Shared.NextDouble()))
             {
-                var copy = new ShadowRequest(request.Path + request.QueryString, body, request.ContentType, model, shadow.Version, key.Name);
+                var copy = new ShadowRequest(request.Path + request.QueryString, body, request.ContentType, model, shadow.Version, presented!);
                 // Queued once the primary response is complete: the caller never waits for, or sees, the shadow.
                 context.Response.OnCompleted(() =>
                 {

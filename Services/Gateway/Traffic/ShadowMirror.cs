@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace Flywheel.Gateway.Traffic;
 
 /// <summary>A copy of an answered request, for the shadow version.</summary>
-public sealed record ShadowRequest(string PathAndQuery, byte[] Body, string? ContentType, string Model, int Version, string Caller);
+/// <param name="Key">The key the caller presented: the worker checks the shadow's caller as it checks every call.</param>
+public sealed record ShadowRequest(string PathAndQuery, byte[] Body, string? ContentType, string Model, int Version, string Key);
 
 /// <summary>
 /// Sends copies of answered requests to a deployment's shadow version, marked
@@ -68,7 +69,7 @@ public sealed partial class ShadowMirror(
 
             message.Headers.Add(ServingHeaders.Traffic, TrafficRoles.Shadow);
             message.Headers.Add(ServingHeaders.Shadow, "true");
-            message.Headers.Add(ServingHeaders.Caller, ServingHeaders.EncodeCaller(request.Caller));
+            message.Headers.TryAddWithoutValidation("X-Api-Key", request.Key);
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, stoppingToken);
             metrics.ShadowSent(request.Model, request.Version, response.IsSuccessStatusCode ? "ok" : "error");
             if (!response.IsSuccessStatusCode)

@@ -51,7 +51,7 @@ public static class FeedbackApi
                 return Invalid(batch.Errors);
             }
 
-            var caller = ServingHeaders.DecodeCaller(http.Request.Headers[ServingHeaders.Caller].ToString());
+            var caller = http.Features.Get<AuthenticatedCaller>()?.Name;
             var result = await store.StoreAsync(model, batch.Items, caller, cancellationToken);
             metrics.Stored(model, result);
             return TypedResults.Ok(result);

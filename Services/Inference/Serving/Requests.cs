@@ -196,7 +196,7 @@ public static class Requests
     public static PredictionContext Context(HttpRequest request, string protocol, long startedAt) => new(
         protocol,
         string.Equals(request.Headers[ServingHeaders.Shadow], "true", StringComparison.OrdinalIgnoreCase),
-        ServingHeaders.DecodeCaller(request.Headers[ServingHeaders.Caller].ToString()),
+        request.HttpContext.Features.Get<AuthenticatedCaller>()?.Name,
         startedAt);
 
     private static ProblemHttpResult TooLarge(long maxBytes) =>

@@ -2,10 +2,18 @@ using System.Collections.Concurrent;
 using Flywheel.Contracts;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Serving;
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Flywheel.Gateway.Keys;
+namespace Flywheel.Security;
+
+/// <summary>How long <see cref="ApiKeyStore"/> trusts a key it found (a change or revocation evicts it at once by notification).</summary>
+public sealed record ApiKeyCacheSettings(TimeSpan Duration)
+{
+    public static ApiKeyCacheSettings Default { get; } = new(TimeSpan.FromSeconds(30));
+}
 
 /// <summary>An unrevoked key as <c>registry.api_keys</c> has it.</summary>
 public sealed record CallerKey(
@@ -19,19 +27,20 @@ public sealed record CallerKey(
 
 /// <summary>
 /// Finds the key a request presents (<c>Authorization: Bearer</c> or <c>X-Api-Key</c>, as the
-/// registry reads them) by its SHA-256. Found keys are cached for <see cref="GatewayOptions.KeyCacheDuration"/>
-/// so the hot path does not touch the database; a change or revocation evicts a key at once
+/// registry reads them) by its SHA-256, for the services on the data plane (the gateway, and the
+/// inference worker, which checks every call itself rather than trusting whoever reached it).
+/// Found keys are cached for <see cref="ApiKeyCacheSettings.Duration"/> so the hot path does not touch the database; a change or revocation evicts a key at once
 /// through LISTEN on <see cref="NotifyChannels.ApiKeys"/>. Unknown keys are not cached: that
 /// would let a caller fill memory with guesses, and a key just created must work at once.
 /// </summary>
 public sealed partial class ApiKeyStore(
-    NpgsqlDataSource database, TimeProvider time, IOptions<GatewayOptions> options, ILogger<ApiKeyStore> logger) : BackgroundService
+    NpgsqlDataSource database, TimeProvider time, ApiKeyCacheSettings settings, ILogger<ApiKeyStore> logger) : BackgroundService
 {
     public const int MaxKeyLength = 512;
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
-    private readonly TimeSpan _cacheDuration = options.Value.KeyCacheDuration;
+    private readonly TimeSpan _cacheDuration = settings.Duration;
 
     // Bumped on every eviction: a lookup that started before one must not put back what it read.
     private long _evictions;
