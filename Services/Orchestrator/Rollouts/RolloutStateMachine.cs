@@ -2,6 +2,7 @@ using System.Globalization;
 using Flywheel.Contracts.Rollouts;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Rollouts;
+using Flywheel.Core.Telemetry;
 using MassTransit;
 
 namespace Flywheel.Orchestrator.Rollouts;
@@ -117,7 +118,7 @@ public sealed class RolloutStateMachine : MassTransitStateMachine<Rollout>
                 .TransitionTo(Failed),
             When(ChangeFaulted)
                 .Then(context => Fail(context.Saga,
-                    $"the {context.Message.Message.Step} traffic change failed after retries: {context.Message.Exceptions.FirstOrDefault()?.Message ?? "unknown error"}"))
+                    $"the {context.Message.Message.Step} traffic change failed after retries: {FailureReasons.Describe(context.Message.Exceptions.FirstOrDefault()?.ExceptionType, context.Message.Exceptions.FirstOrDefault()?.Message)}"))
                 .TransitionTo(Failed));
 
         // Stragglers (an analysis that crossed a decision, a repeated answer) change nothing.

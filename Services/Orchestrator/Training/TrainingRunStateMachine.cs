@@ -1,4 +1,5 @@
 using Flywheel.Contracts.Training;
+using Flywheel.Core.Telemetry;
 using MassTransit;
 
 namespace Flywheel.Orchestrator.Training;
@@ -194,7 +195,7 @@ public sealed class TrainingRunStateMachine : MassTransitStateMachine<TrainingRu
 
     /// <summary>Why a step's consumer gave up after its retries.</summary>
     private static string Reason<T>(Fault<T> fault) =>
-        "gave up after retries: " + (fault.Exceptions.FirstOrDefault()?.Message ?? "unknown error");
+        "gave up after retries: " + FailureReasons.Describe(fault.Exceptions.FirstOrDefault()?.ExceptionType, fault.Exceptions.FirstOrDefault()?.Message);
 
     /// <summary>
     /// Plans the trials of a search (or of <c>auto</c>: one per candidate trainer), or goes straight to training.

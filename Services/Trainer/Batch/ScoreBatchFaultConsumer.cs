@@ -1,4 +1,5 @@
 using Flywheel.Contracts.Serving;
+using Flywheel.Core.Telemetry;
 using MassTransit;
 using Npgsql;
 
@@ -14,7 +15,7 @@ public sealed class ScoreBatchFaultConsumer(NpgsqlDataSource database) : IConsum
     public async Task Consume(ConsumeContext<Fault<ScoreBatch>> context)
     {
         var reason = context.Message.Exceptions.FirstOrDefault() is { } exception
-            ? $"scoring failed after retries: {exception.ExceptionType}: {exception.Message}"
+            ? $"scoring failed after retries: {FailureReasons.Describe(exception.ExceptionType, exception.Message)}"
             : "scoring failed after retries";
         await using var command = database.CreateCommand("""
             UPDATE registry.batch_predictions SET state = 'failed', error = $2, finished_at = now()
