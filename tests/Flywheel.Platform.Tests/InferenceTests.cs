@@ -78,7 +78,7 @@ public sealed class InferenceTests(PlatformFixture fixture)
 
         // By entity: the online store fills in what the instance leaves out, exactly as if it were given.
         await TrainingData.UploadAsync(gateway, model,
-            "event_id,event_time,entity_id,amount,merchant_category,is_online,hour,is_fraud\nx-1,2027-01-01T00:00:00Z,card-x,700,online,true,2,1\n");
+            $"event_id,event_time,entity_id,amount,merchant_category,is_online,hour,is_fraud\nx-1,{DateTimeOffset.UtcNow:O},card-x,700,online,true,2,1\n");
         var byEntity = await PredictAsync(inference, model, new { instances = new[] { new { entity_id = "card-x" } } });
         Assert.Equal(risky.GetProperty("score").GetDouble(), byEntity.GetProperty("predictions")[0].GetProperty("score").GetDouble(), 6);
 

@@ -311,4 +311,25 @@ public sealed class IngestionTests(PlatformFixture fixture)
         using var list = await anonymous.GetAsync($"/api/models/{model}/ingestions");
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
     }
+
+    [Fact]
+    public async Task An_event_time_far_ahead_of_the_clock_is_rejected_and_cannot_pin_an_entity_s_online_values()
+    {
+        var (gateway, model) = await NewModelAsync();
+        var now = DateTimeOffset.UtcNow;
+        var csv = $"{Header}\ne1,c1,{now.AddMinutes(-5):O},10,grocery,false,0\ne2,c1,9999-12-31T23:59:59Z,99,travel,true,1\n";
+
+        using var upload = await UploadAsync(gateway, model, csv);
+
+        var report = await upload.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((1L, 1L), (report.GetProperty("accepted").GetInt64(), report.GetProperty("rejected").GetInt64()));
+        var error = Assert.Single(report.GetProperty("errors").EnumerateArray().ToList());
+        Assert.Equal((3L, "event_time"), (error.GetProperty("line").GetInt64(), error.GetProperty("field").GetString()));
+        var online = await gateway.GetFromJsonAsync<JsonElement>($"/api/models/{model}/features/c1");
+        Assert.Equal(10, online.GetProperty("features").GetProperty("amount").GetDouble());
+
+        using var labels = await gateway.PostAsJsonAsync($"/api/models/{model}/labels",
+            new[] { new { entity_id = "c1", event_time = now.AddYears(5), is_fraud = true } });
+        Assert.Equal(HttpStatusCode.BadRequest, labels.StatusCode);
+    }
 }

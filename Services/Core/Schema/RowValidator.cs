@@ -24,7 +24,17 @@ public static class RowValidator
 {
     public const int MaxTextLength = 256;
 
-    public static RowValidation Validate(ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null, bool requireTarget = false)
+    /// <summary>
+    /// How far ahead of the platform's clock an event or label time may be (clock skew between the
+    /// sender and the platform). A time further ahead is refused: the online store keeps each
+    /// entity's newest values, so a row dated 9999 would hide every real one until then, and a
+    /// training window would count it as the newest data.
+    /// </summary>
+    public static readonly TimeSpan MaxTimeAhead = TimeSpan.FromDays(1);
+
+    /// <param name="latestTime">The latest event time accepted (now + <see cref="MaxTimeAhead"/>); null accepts any.</param>
+    public static RowValidation Validate(
+        ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null, bool requireTarget = false, DateTimeOffset? latestTime = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(row);
@@ -69,7 +79,7 @@ public static class RowValidator
         {
             if (DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
             {
-                eventTime = parsed;
+                eventTime = TooLate(parsed, latestTime, line, errors) ? null : parsed;
             }
             else
             {
@@ -91,7 +101,7 @@ public static class RowValidator
     /// to and the time it became true are all required (a training row joins it with the entity's
     /// features as they were at that time).
     /// </summary>
-    public static RowValidation ValidateLabel(ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null)
+    public static RowValidation ValidateLabel(ModelSchema schema, IReadOnlyDictionary<string, string?> row, long? line = null, DateTimeOffset? latestTime = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(row);
@@ -118,7 +128,7 @@ public static class RowValidator
         }
         else if (DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
         {
-            eventTime = parsed;
+            eventTime = TooLate(parsed, latestTime, line, errors) ? null : parsed;
         }
         else
         {
@@ -144,6 +154,17 @@ public static class RowValidator
         ArgumentNullException.ThrowIfNull(raw);
         ArgumentNullException.ThrowIfNull(errors);
         return Parse(field, schema.Target.Type, raw, line, errors, feature: null);
+    }
+
+    private static bool TooLate(DateTimeOffset time, DateTimeOffset? latest, long? line, List<FieldError> errors)
+    {
+        if (latest is not { } limit || time <= limit)
+        {
+            return false;
+        }
+
+        errors.Add(new("event_time", $"{time:u} is more than {MaxTimeAhead.TotalHours:0} hours ahead of the platform's clock (latest accepted {limit:u}).", line, "range"));
+        return true;
     }
 
     private static object? Parse(string field, FeatureType type, string raw, long? line, List<FieldError> errors, FeatureDefinition? feature)

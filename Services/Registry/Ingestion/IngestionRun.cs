@@ -13,6 +13,9 @@ public sealed class IngestionRun(ModelSchema schema, Guid id, IngestionWriter wr
     private readonly List<RowValidation> _accepted = new(batchSize);
     private readonly List<QuarantinedRow> _rejected = [];
 
+    // Fixed for the whole upload, so a long upload judges its rows by one clock.
+    private readonly DateTimeOffset _latestTime = DateTimeOffset.UtcNow + RowValidator.MaxTimeAhead;
+
     public Guid Id { get; } = id;
 
     public IngestionReport Report { get; } = new([.. schema.Features.Select(f => f.Name)]);
@@ -24,7 +27,7 @@ public sealed class IngestionRun(ModelSchema schema, Guid id, IngestionWriter wr
     {
         LastLine = row.Line;
         var validation = row.Problem is null
-            ? RowValidator.Validate(schema, row.Values, row.Line)
+            ? RowValidator.Validate(schema, row.Values, row.Line, latestTime: _latestTime)
             : new RowValidation([new FieldError("line", row.Problem, row.Line, "format")], new Dictionary<string, object?>(), null, null, null, null);
         Report.Add(validation);
         if (validation.IsValid)

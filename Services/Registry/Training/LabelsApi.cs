@@ -64,7 +64,7 @@ public static class LabelsApi
                 continue;
             }
 
-            var label = RowValidator.ValidateLabel(schema, source.Values, i + 1);
+            var label = RowValidator.ValidateLabel(schema, source.Values, i + 1, DateTimeOffset.UtcNow + RowValidator.MaxTimeAhead);
             errors.AddRange(label.Errors);
             labels.Add(label);
         }

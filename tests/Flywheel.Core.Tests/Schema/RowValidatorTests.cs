@@ -88,6 +88,36 @@ public sealed class RowValidatorTests
         }
     }
 
+    [Theory]
+    [InlineData("9999-12-31T23:59:59Z", false)]
+    [InlineData("2026-01-03T03:04:06Z", false)]
+    [InlineData("2026-01-03T03:04:05Z", true)]
+    [InlineData("0001-01-01T00:00:00Z", true)]
+    public void An_event_time_past_the_latest_accepted_is_out_of_range_for_rows_and_labels(string time, bool accepted)
+    {
+        var latest = DateTimeOffset.Parse("2026-01-03T03:04:05Z", System.Globalization.CultureInfo.InvariantCulture);
+        var row = Good();
+        row["event_time"] = time;
+        var label = new Dictionary<string, string?> { ["entity_id"] = "c-17", ["event_time"] = time, ["is_fraud"] = "1" };
+
+        foreach (var result in new[] { RowValidator.Validate(Schema, row, 7, latestTime: latest), RowValidator.ValidateLabel(Schema, label, 7, latest) })
+        {
+            if (accepted)
+            {
+                Assert.True(result.IsValid, string.Join("; ", result.Errors));
+            }
+            else
+            {
+                var error = Assert.Single(result.Errors);
+                Assert.Equal(("event_time", "range", 7L), (error.Field, error.Code, error.Line));
+                Assert.Contains("ahead of the platform's clock", error.Message, StringComparison.Ordinal);
+                Assert.Null(result.EventTime);
+            }
+        }
+
+        Assert.True(RowValidator.Validate(Schema, row, 7).IsValid);
+    }
+
     [Fact]
     public void Numbers_use_the_invariant_culture()
     {
