@@ -108,14 +108,17 @@ public sealed record DriftPolicy(
             }
             else if (!Fits(test, feature.Type))
             {
-                errors[field] = [$"{test} needs a numeric feature; '{name}' is {feature.Type}. Use ChiSquared, JensenShannon or Psi."];
+                errors[field] = [$"{Snake(test.ToString())} needs a numeric feature; '{name}' is {Snake(feature.Type.ToString())}. Use chi_squared, jensen_shannon or psi."];
             }
         }
 
         return errors;
     }
 
-    private static readonly string Tests = string.Join(", ", Enum.GetNames<DriftTest>());
+    private static readonly string Tests = string.Join(", ", Enum.GetNames<DriftTest>().Select(Snake));
+
+    /// <summary>An enum value as the API spells it (snake_case), not as C# does.</summary>
+    private static string Snake(string name) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
 
     /// <summary>A threshold that must lie in (low, high]: a p-value threshold of 0 would never fire, a distance of 0 always.</summary>
     private static void Open(SortedDictionary<string, string[]> errors, string field, double value, double low, double high)

@@ -78,6 +78,9 @@ public sealed class DriftPolicyTests
 
         Assert.Equal(["feature_tests.colour", "feature_tests.email", "feature_tests.flag", "feature_tests.nope", "prediction_test"], errors.Keys);
         Assert.Contains("needs a numeric feature", errors["feature_tests.colour"][0], StringComparison.Ordinal);
+        // Tests and types are named as the API spells them, not as C# does.
+        Assert.Matches("^[a-z_]+ needs a numeric feature; 'colour' is categorical\\. Use chi_squared, jensen_shannon or psi\\.$", errors["feature_tests.colour"][0]);
+        Assert.Contains("kolmogorov_smirnov", errors["prediction_test"][0], StringComparison.Ordinal);
         Assert.Contains("PII", errors["feature_tests.email"][0], StringComparison.Ordinal);
         Assert.Equal(["is not a feature of model 'drift_test'."], errors["feature_tests.nope"]);
         // Without a schema only what the policy alone can tell.
