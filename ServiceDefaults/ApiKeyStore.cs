@@ -30,17 +30,32 @@ public sealed record CallerKey(
 /// registry reads them) by its SHA-256, for the services on the data plane (the gateway, and the
 /// inference worker, which checks every call itself rather than trusting whoever reached it).
 /// Found keys are cached for <see cref="ApiKeyCacheSettings.Duration"/> so the hot path does not touch the database; a change or revocation evicts a key at once
-/// through LISTEN on <see cref="NotifyChannels.ApiKeys"/>. Unknown keys are not cached: that
-/// would let a caller fill memory with guesses, and a key just created must work at once.
+/// through LISTEN on <see cref="NotifyChannels.ApiKeys"/>. Unknown keys are remembered too, for
+/// at most <see cref="UnknownKeyDuration"/> and <see cref="MaxUnknownKeys"/> of them, so a caller
+/// repeating a wrong key costs no database lookup per request; creating a key notifies on the same
+/// channel, so a key just created works at once (where it was presented before it existed, too).
 /// </summary>
 public sealed partial class ApiKeyStore(
     NpgsqlDataSource database, TimeProvider time, ApiKeyCacheSettings settings, ILogger<ApiKeyStore> logger) : BackgroundService
 {
     public const int MaxKeyLength = 512;
+
+    /// <summary>How many unknown keys are remembered at most; past that the list starts afresh, so guesses cannot fill memory.</summary>
+    public const int MaxUnknownKeys = 10_000;
+
+    /// <summary>
+    /// The longest an unknown key is remembered. Creation evicts it at once by notification; this
+    /// bounds the wait for a key created while no notification could arrive (the listener reconnecting).
+    /// </summary>
+    public static readonly TimeSpan UnknownKeyDuration = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
+
+    // Unknown keys' hashes, with when each stops being trusted as unknown.
+    private readonly ConcurrentDictionary<string, long> _unknown = new(StringComparer.Ordinal);
     private readonly TimeSpan _cacheDuration = settings.Duration;
+    private readonly TimeSpan _unknownDuration = settings.Duration < UnknownKeyDuration ? settings.Duration : UnknownKeyDuration;
 
     // Bumped on every eviction: a lookup that started before one must not put back what it read.
     private long _evictions;
@@ -61,6 +76,29 @@ public sealed partial class ApiKeyStore(
             : null;
     }
 
+    /// <summary>
+    /// Answers from memory alone: true with the key when it is cached, true with null when the
+    /// value is remembered as unknown (or is longer than any key), false when only the database can say.
+    /// </summary>
+    public bool TryGetCached(string presented, out CallerKey? key)
+    {
+        key = null;
+        if (presented.Length > MaxKeyLength)
+        {
+            return true;
+        }
+
+        var hex = ApiKeyHash.Hex(ApiKeyHash.Compute(presented));
+        var now = time.GetTimestamp();
+        if (_cache.TryGetValue(hex, out var cached) && now < cached.ExpiresAt)
+        {
+            key = cached.Key;
+            return true;
+        }
+
+        return _unknown.TryGetValue(hex, out var unknownUntil) && now < unknownUntil;
+    }
+
     /// <summary>The unrevoked key with this value, or null.</summary>
     public async ValueTask<CallerKey?> FindAsync(string presented, CancellationToken cancellationToken)
     {
@@ -71,26 +109,47 @@ public sealed partial class ApiKeyStore(
 
         var hash = ApiKeyHash.Compute(presented);
         var hex = ApiKeyHash.Hex(hash);
-        if (_cache.TryGetValue(hex, out var cached) && time.GetTimestamp() < cached.ExpiresAt)
+        var now = time.GetTimestamp();
+        if (_cache.TryGetValue(hex, out var cached) && now < cached.ExpiresAt)
         {
             return cached.Key;
         }
 
-        var evictionsBefore = Interlocked.Read(ref _evictions);
-        var key = await LoadAsync(hash, hex, cancellationToken);
-        if (key is null)
+        if (_unknown.TryGetValue(hex, out var unknownUntil) && now < unknownUntil)
         {
-            _cache.TryRemove(hex, out _);
             return null;
         }
 
-        if (Interlocked.Read(ref _evictions) == evictionsBefore)
+        var evictionsBefore = Interlocked.Read(ref _evictions);
+        var key = await LoadAsync(hash, hex, cancellationToken);
+        // A lookup that overlapped an eviction must not put back what it read: the row may have changed since.
+        var current = Interlocked.Read(ref _evictions) == evictionsBefore;
+        if (key is null)
         {
-            _cache[hex] = new Cached(key, time.GetTimestamp() + (long)(_cacheDuration.TotalSeconds * time.TimestampFrequency));
+            _cache.TryRemove(hex, out _);
+            if (current && _unknownDuration > TimeSpan.Zero)
+            {
+                if (_unknown.Count >= MaxUnknownKeys)
+                {
+                    _unknown.Clear();
+                }
+
+                _unknown[hex] = time.GetTimestamp() + Ticks(_unknownDuration);
+            }
+
+            return null;
+        }
+
+        _unknown.TryRemove(hex, out _);
+        if (current)
+        {
+            _cache[hex] = new Cached(key, time.GetTimestamp() + Ticks(_cacheDuration));
         }
 
         return key;
     }
+
+    private long Ticks(TimeSpan duration) => (long)(duration.TotalSeconds * time.TimestampFrequency);
 
     private async Task<CallerKey?> LoadAsync(byte[] hash, string hex, CancellationToken cancellationToken)
     {
@@ -118,13 +177,16 @@ public sealed partial class ApiKeyStore(
     private void Evict(string hex)
     {
         Interlocked.Increment(ref _evictions);
-        _cache.TryRemove(hex.Trim().ToLowerInvariant(), out _);
+        var normalized = hex.Trim().ToLowerInvariant();
+        _cache.TryRemove(normalized, out _);
+        _unknown.TryRemove(normalized, out _);
     }
 
     private void EvictAll()
     {
         Interlocked.Increment(ref _evictions);
         _cache.Clear();
+        _unknown.Clear();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

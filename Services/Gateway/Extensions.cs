@@ -33,6 +33,7 @@ internal static class Extensions
         builder.Services.AddSingleton<QuotaCounter>();
         builder.Services.AddHostedService(services => services.GetRequiredService<QuotaCounter>());
         builder.Services.AddSingleton<KeyLimits>();
+        builder.Services.AddSingleton<AnonymousLimits>();
         // Predictions and their shadows reach a worker on this host through its local socket.
         builder.Services.AddSingleton(services => new LocalSocketConnector(
             services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.LocalSocketDirectory,

@@ -11,6 +11,16 @@ public sealed class GatewayOptions
     /// <summary>A key's requests per UTC day when its row sets none; null means unlimited.</summary>
     public long? DefaultDailyQuota { get; set; }
 
+    /// <summary>
+    /// Requests per second from one client address (an IPv6 client by its /64) that no known key
+    /// vouches for: no key, an unknown or revoked one, or one not yet looked up while the address
+    /// is over this rate (so guessing keys costs the database nothing past it). The burst is one
+    /// second's worth; 0 turns the limit off. The address is the connection's peer as ASP.NET Core's
+    /// forwarded headers leave it: the services run with them on (<c>ASPNETCORE_FORWARDEDHEADERS_ENABLED</c>),
+    /// so behind Azure Container Apps' ingress it is the address the ingress saw the client at.
+    /// </summary>
+    public int AnonymousRequestsPerSecond { get; set; } = 100;
+
     /// <summary>Largest predict, infer or feedback body; larger ones get 413 without reaching a worker.</summary>
     public long MaxDataPlaneBodyBytes { get; set; } = 4L << 20;
 
@@ -65,6 +75,11 @@ public sealed class GatewayOptions
         if (DefaultRequestsPerSecond < 1)
         {
             yield return "DefaultRequestsPerSecond must be at least 1.";
+        }
+
+        if (AnonymousRequestsPerSecond < 0)
+        {
+            yield return "AnonymousRequestsPerSecond must be 0 (off) or more.";
         }
 
         if (DefaultDailyQuota is < 1)

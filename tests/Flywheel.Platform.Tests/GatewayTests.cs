@@ -6,6 +6,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Flywheel.Contracts;
+using Flywheel.Security;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Flywheel.Platform.Tests;
@@ -199,6 +201,172 @@ public sealed class GatewayTests(PlatformFixture fixture)
         // A body under the limit passes the gateway.
         using var small = await PredictAsync(gateway, "big-model", key);
         Assert.NotEqual(HttpStatusCode.RequestEntityTooLarge, small.StatusCode);
+    }
+
+    [Fact]
+    public async Task Requests_no_known_key_vouches_for_are_limited_per_client_address_and_keyed_ones_and_other_clients_pass()
+    {
+        // The services take the client's address from the rightmost X-Forwarded-For entry, the one
+        // Azure Container Apps' ingress appends (ASPNETCORE_FORWARDEDHEADERS_ENABLED), so a test names
+        // its own client there. The entries left of it change on every request, as a client spoofing
+        // them would make them; they must not earn it a fresh limit.
+        var client = $"203.0.113.{Random.Shared.Next(1, 255)}";
+        var (key, _) = await InsertKeyAsync("predictor", models: null);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+        using (var warm = await SendFromAsync(gateway, "198.51.100.1", key))
+        {
+            // Looked up once from another client, so the key is in the gateway's cache.
+            Assert.NotEqual(HttpStatusCode.Unauthorized, warm.StatusCode);
+        }
+
+        var (answered, limited) = await SendUntilLimitedAsync(round => SendFromAsync(gateway, $"192.0.2.{round % 250}, {client}", key: null));
+        using (limited)
+        {
+            // The default rate is 100 a second with a burst of as many.
+            Assert.True(answered >= 100, $"limited after {answered} anonymous requests");
+            Assert.InRange(int.Parse(limited.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 2);
+            await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "client");
+        }
+
+        // Guessing keys is held to the same rate: every guess is a different unknown key.
+        var guesser = $"203.0.113.{Random.Shared.Next(1, 255)}";
+        var (guesses, stopped) = await SendUntilLimitedAsync(_ => SendFromAsync(gateway, guesser, "fw-not-a-key-" + Guid.NewGuid()));
+        stopped.Dispose();
+        Assert.True(guesses >= 100, $"limited after {guesses} guesses");
+
+        // A known key from the same client is held to its own limits, not the client's anonymous one.
+        using (var keyed = await SendFromAsync(gateway, client, key))
+        {
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, keyed.StatusCode);
+            Assert.NotEqual(HttpStatusCode.Unauthorized, keyed.StatusCode);
+        }
+
+        // Another client is not affected.
+        using (var other = await SendFromAsync(gateway, "198.51.100.2", key: null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, other.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_key_is_remembered_for_seconds_and_forgotten_at_once_when_a_key_of_that_value_is_created()
+    {
+        var time = new ManualTime();
+        await using var database = NpgsqlDataSource.Create(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
+        using var store = new ApiKeyStore(database, time, new ApiKeyCacheSettings(TimeSpan.FromSeconds(30)), NullLogger<ApiKeyStore>.Instance);
+
+        // Remembered before the store listens; once it listens it forgets everything, which says it is listening.
+        var before = "fw-test-" + Guid.NewGuid();
+        Assert.Null(await store.FindAsync(before, CancellationToken.None));
+        Assert.True(store.TryGetCached(before, out _));
+        await store.StartAsync(CancellationToken.None);
+        try
+        {
+            await WaitUntilAsync(() => !store.TryGetCached(before, out _));
+
+            // Created without a notification (triggers off for that session): the store still
+            // answers from memory that the key is unknown, until its few seconds are up.
+            var quiet = "fw-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            Assert.Null(await store.FindAsync(quiet, CancellationToken.None));
+            Assert.True(store.TryGetCached(quiet, out var remembered));
+            Assert.Null(remembered);
+            await InsertKeyValueAsync(quiet, "quietly-created", notify: false);
+            Assert.Null(await store.FindAsync(quiet, CancellationToken.None));
+            time.Advance(ApiKeyStore.UnknownKeyDuration + TimeSpan.FromMilliseconds(1));
+            Assert.StartsWith("quietly-created-", (await store.FindAsync(quiet, CancellationToken.None))?.Name);
+
+            // Created as the registry creates keys: the notification makes the store forget it as
+            // unknown at once, with no time passing on the store's clock.
+            var created = "fw-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+            Assert.Null(await store.FindAsync(created, CancellationToken.None));
+            await InsertKeyValueAsync(created, "created", notify: true);
+            await WaitUntilAsync(() => !store.TryGetCached(created, out _));
+            Assert.StartsWith("created-", (await store.FindAsync(created, CancellationToken.None))?.Name);
+        }
+        finally
+        {
+            await store.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Sends ten at a time, so the requests outrun the limit's refill even on a busy machine, until one is a 429; counts the 401s before it.</summary>
+    private static async Task<(int Unauthorized, HttpResponseMessage Limited)> SendUntilLimitedAsync(Func<int, Task<HttpResponseMessage>> send)
+    {
+        var unauthorized = 0;
+        HttpResponseMessage? limited = null;
+        for (var round = 0; round < 300 && limited is null; round++)
+        {
+            var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => send((round * 10) + i)));
+            foreach (var response in responses)
+            {
+                Assert.True(response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.TooManyRequests, $"{response.StatusCode}");
+                if (response.StatusCode == HttpStatusCode.TooManyRequests && limited is null)
+                {
+                    limited = response;
+                    continue;
+                }
+
+                unauthorized += limited is null && response.StatusCode == HttpStatusCode.Unauthorized ? 1 : 0;
+                response.Dispose();
+            }
+        }
+
+        Assert.NotNull(limited);
+        return (unauthorized, limited);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the store did not hear from the database within 10 s");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task InsertKeyValueAsync(string key, string name, bool notify)
+    {
+        await using var connection = await _flywheel.OpenDatabaseAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        if (!notify)
+        {
+            await using var quiet = new NpgsqlCommand("SET LOCAL session_replication_role = replica", connection, transaction);
+            await quiet.ExecuteNonQueryAsync();
+        }
+
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO registry.api_keys (id, name, key_hash, roles, created_by) VALUES ($1, $2, $3, $4, 'gateway-tests')", connection, transaction);
+        insert.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7() });
+        insert.Parameters.Add(new NpgsqlParameter { Value = name + "-" + Guid.NewGuid().ToString("N")[..8] });
+        insert.Parameters.Add(new NpgsqlParameter { Value = SHA256.HashData(Encoding.UTF8.GetBytes(key)) });
+        insert.Parameters.Add(new NpgsqlParameter { Value = new[] { Roles.Predictor } });
+        await insert.ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
+    }
+
+    private static Task<HttpResponseMessage> SendFromAsync(HttpClient gateway, string forwardedFor, string? key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/models/any-model:predict") { Content = Json(PredictBody) };
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return gateway.SendAsync(request);
+    }
+
+    /// <summary>A clock that moves only when told.</summary>
+    private sealed class ManualTime : TimeProvider
+    {
+        private long _timestamp = Stopwatch.GetTimestamp();
+
+        public override long TimestampFrequency => Stopwatch.Frequency;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _timestamp);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _timestamp, (long)(by.TotalSeconds * Stopwatch.Frequency));
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -29,17 +29,33 @@ public sealed class TokenBucket
 
     public double Capacity { get; }
 
+    /// <summary>Whether a token could be taken now, without taking it; if not, how long until one could.</summary>
+    public bool HasToken(long now, out TimeSpan retryAfter)
+    {
+        lock (_lock)
+        {
+            Refill(now);
+            retryAfter = _tokens >= 1 ? TimeSpan.Zero : TimeSpan.FromSeconds((1 - _tokens) / RatePerSecond);
+            return _tokens >= 1;
+        }
+    }
+
+    /// <summary>Whether the bucket has refilled completely: its caller has been quiet for as long as a burst takes to earn.</summary>
+    public bool IsFull(long now)
+    {
+        lock (_lock)
+        {
+            Refill(now);
+            return _tokens >= Capacity;
+        }
+    }
+
     /// <summary>Takes one token if there is one; otherwise says how long until there will be.</summary>
     public bool TryTake(long now, out TimeSpan retryAfter)
     {
         lock (_lock)
         {
-            if (now > _last)
-            {
-                _tokens = Math.Min(Capacity, _tokens + ((now - _last) / (double)_ticksPerSecond * RatePerSecond));
-                _last = now;
-            }
-
+            Refill(now);
             if (_tokens >= 1)
             {
                 _tokens -= 1;
@@ -49,6 +65,15 @@ public sealed class TokenBucket
 
             retryAfter = TimeSpan.FromSeconds((1 - _tokens) / RatePerSecond);
             return false;
+        }
+    }
+
+    private void Refill(long now)
+    {
+        if (now > _last)
+        {
+            _tokens = Math.Min(Capacity, _tokens + ((now - _last) / (double)_ticksPerSecond * RatePerSecond));
+            _last = now;
         }
     }
 }

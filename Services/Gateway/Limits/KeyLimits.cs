@@ -11,6 +11,9 @@ public readonly record struct LimitDecision(bool Allowed, string? Limit, int Ret
     public const string Rate = "rate";
     public const string Quota = "quota";
 
+    /// <summary>The per-address rate of requests no known key vouches for.</summary>
+    public const string Address = "address";
+
     public static LimitDecision Allow { get; } = new(true, null, 0);
 }
 
@@ -47,4 +50,34 @@ public sealed class KeyLimits(QuotaCounter quotas, TimeProvider time, IOptions<G
     }
 
     private TokenBucket NewBucket(int rate, long now) => new(rate, Math.Max(1, rate), now, time.TimestampFrequency);
+}
+
+/// <summary>
+/// The limit on requests that no known key vouches for, per client address
+/// (<see cref="GatewayOptions.AnonymousRequestsPerSecond"/>).
+/// </summary>
+public sealed class AnonymousLimits(TimeProvider time, IOptions<GatewayOptions> options)
+{
+    public const int MaxAddresses = 10_000;
+
+    private readonly AddressRateLimit? _limit = options.Value.AnonymousRequestsPerSecond > 0
+        ? new AddressRateLimit(options.Value.AnonymousRequestsPerSecond, MaxAddresses, time.TimestampFrequency)
+        : null;
+
+    public int RequestsPerSecond => _limit?.RequestsPerSecond ?? 0;
+
+    /// <summary>The name the request's client is limited under.</summary>
+    public static string AddressOf(HttpContext context) => ClientAddress.LimitKey(context.Connection.RemoteIpAddress);
+
+    /// <summary>Whether the client may still send an anonymous request, without counting one.</summary>
+    public LimitDecision Peek(string address) =>
+        _limit is null || _limit.HasToken(address, time.GetTimestamp(), out var wait)
+            ? LimitDecision.Allow
+            : new(false, LimitDecision.Address, DailyQuota.RetryAfterSeconds(wait));
+
+    /// <summary>Counts an anonymous request against the client's rate.</summary>
+    public LimitDecision Check(string address) =>
+        _limit is null || _limit.TryTake(address, time.GetTimestamp(), out var wait)
+            ? LimitDecision.Allow
+            : new(false, LimitDecision.Address, DailyQuota.RetryAfterSeconds(wait));
 }

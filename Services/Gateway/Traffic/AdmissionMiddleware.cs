@@ -12,7 +12,8 @@ namespace Flywheel.Gateway.Traffic;
 /// <summary>
 /// What the gateway decides before a request is proxied. Every request that presents a known key
 /// is held to that key's rate and quota (any route; /api is still authenticated by the registry,
-/// which answers 401 for a key the gateway does not know). Data-plane calls (POST under /v1 and
+/// which answers 401 for a key the gateway does not know); every other request, to its client
+/// address's anonymous rate (<see cref="AnonymousLimits"/>). Data-plane calls (POST under /v1 and
 /// /v2) also need a key whose role allows the model, a body within the limit, and, for predict
 /// and infer, get their version from the model's deployment: the split is read from the
 /// catalog per request, so traffic changes apply without a restart. Serving headers a client
@@ -22,6 +23,7 @@ public sealed class AdmissionMiddleware(
     RequestDelegate next,
     ApiKeyStore keys,
     KeyLimits limits,
+    AnonymousLimits anonymous,
     DeploymentCatalog deployments,
     ShadowMirror shadows,
     DirectForwarder direct,
@@ -44,7 +46,28 @@ public sealed class AdmissionMiddleware(
 
         var guarded = dataPlane && HttpMethods.IsPost(request.Method);
         var presented = ApiKeyStore.Presented(request);
-        var key = presented is null ? null : await keys.FindAsync(presented, context.RequestAborted);
+        CallerKey? key = null;
+        string? address = null;
+        if (presented is not null && !keys.TryGetCached(presented, out key))
+        {
+            // Only the database can say whether this key exists. A client over its anonymous rate
+            // is refused first, so guessing keys costs no lookup past that rate.
+            address = AnonymousLimits.AddressOf(context);
+            if (anonymous.Peek(address) is { Allowed: false } full)
+            {
+                await RefuseAnonymousAsync(context, full);
+                return;
+            }
+
+            key = await keys.FindAsync(presented, context.RequestAborted);
+        }
+
+        if (key is null && anonymous.Check(address ?? AnonymousLimits.AddressOf(context)) is { Allowed: false } refusedAnonymous)
+        {
+            await RefuseAnonymousAsync(context, refusedAnonymous);
+            return;
+        }
+
         var serving = guarded ? ServingPath.Parse(request.Path.Value ?? "") : default;
         if (guarded && key is null)
         {
@@ -119,6 +142,14 @@ public sealed class AdmissionMiddleware(
         {
             await next(context);
         }
+    }
+
+    private async Task RefuseAnonymousAsync(HttpContext context, LimitDecision refused)
+    {
+        metrics.Limited(refused.Limit!);
+        context.Response.Headers.RetryAfter = refused.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests.", "client",
+            $"Requests without a known API key are limited to {anonymous.RequestsPerSecond} per second from one client address; retry in {refused.RetryAfterSeconds} s.");
     }
 
     private static int Assign(string model, Deployment deployment, HttpRequest request, byte[] body)

@@ -17,6 +17,26 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public void Has_token_says_what_try_take_would_without_taking_and_is_full_only_once_refilled()
+    {
+        var bucket = new TokenBucket(ratePerSecond: 2, capacity: 2, now: 0, ticksPerSecond: Second);
+        Assert.True(bucket.IsFull(0));
+        Assert.True(bucket.HasToken(0, out var none));
+        Assert.Equal(TimeSpan.Zero, none);
+
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.False(bucket.IsFull(0));
+        Assert.True(bucket.HasToken(0, out _));
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.False(bucket.HasToken(0, out var wait));
+        Assert.Equal(TimeSpan.FromSeconds(0.5), wait);
+
+        Assert.False(bucket.IsFull(Second / 2));
+        Assert.True(bucket.IsFull(Second));
+        Assert.Equal(2, Enumerable.Range(0, 5).Count(i => bucket.TryTake(Second, out _)));
+    }
+
+    [Fact]
     public void Tokens_come_back_at_the_rate_and_never_beyond_the_capacity()
     {
         var bucket = new TokenBucket(ratePerSecond: 10, capacity: 10, now: 0, ticksPerSecond: Second);
