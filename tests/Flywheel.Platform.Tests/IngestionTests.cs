@@ -94,14 +94,18 @@ public sealed class IngestionTests(PlatformFixture fixture)
     }
 
     [Fact]
-    public async Task Ndjson_rows_are_validated_the_same_way_and_a_line_that_is_not_json_is_quarantined()
+    public async Task Ndjson_rows_are_validated_the_same_way_with_predicts_json_types_and_a_line_that_is_not_json_is_quarantined()
     {
         var (gateway, model) = await NewModelAsync();
+        // Line 5 sends a number as a string and a boolean as 0, line 6 an entity id as a number:
+        // predict refuses each of them, so an upload does too. The target is a label, read from its text.
         var ndjson = """
             {"event_id":"n1","entity_id":"c1","amount":3.5,"merchant_category":"travel","is_online":true,"is_fraud":false}
             {"event_id":"n2","entity_id":"c1","amount":"lots","is_online":false}
             {not json
-            {"event_id":"n3","entity_id":"c2","amount":0,"merchant_category":null,"is_online":0}
+            {"event_id":"n3","entity_id":"c2","amount":0,"merchant_category":null,"is_online":false,"is_fraud":"1"}
+            {"event_id":"n4","entity_id":"c3","amount":"3.5","is_online":0}
+            {"event_id":"n5","entity_id":17,"amount":1,"is_online":true}
 
             """;
 
@@ -110,8 +114,17 @@ public sealed class IngestionTests(PlatformFixture fixture)
         var result = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, result.GetProperty("accepted").GetInt64());
-        var errors = result.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString())).ToList();
-        Assert.Equal([(2L, "amount"), (3L, "line")], errors);
+        var errors = result.GetProperty("errors").EnumerateArray()
+            .Select(e => (e.GetProperty("line").GetInt64(), e.GetProperty("field").GetString(), e.GetProperty("message").GetString())).ToList();
+        Assert.Equal(
+            [
+                (2L, "amount", "must be a JSON number, not the string \"lots\"."),
+                (3L, "line", errors[1].Item3),
+                (5L, "amount", "must be a JSON number, not the string \"3.5\"."),
+                (5L, "is_online", "must be true or false, not the number 0."),
+                (6L, "entity_id", "must be a string, not the number 17."),
+            ],
+            errors);
         Assert.Equal(2, await StoredRowsAsync(model));
     }
 

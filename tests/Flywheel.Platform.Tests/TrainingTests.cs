@@ -266,12 +266,15 @@ public sealed class TrainingTests(PlatformFixture fixture)
         {
             new { entity_id = "c-1", event_time = "2026-03-01T09:00:00Z", is_fraud = true },
             new { entity_id = "c-1", event_time = "yesterday", is_fraud = "perhaps" },
+            // An entity id is a string, as predict and uploads take it; the label may be "1", as feedback's may.
+            new { entity_id = (object)17, event_time = "2026-03-01T09:00:00Z", is_fraud = "1" },
         });
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
-        Assert.Equal(new HashSet<string> { "[2].event_time", "[2].is_fraud" }, fields);
+        Assert.Equal(new HashSet<string> { "[2].event_time", "[2].is_fraud", "[3].entity_id" }, fields);
+        Assert.Equal("must be a string, not the number 17.", problem.GetProperty("errors").GetProperty("[3].entity_id")[0].GetString());
         await using var database = await _flywheel.OpenDatabaseAsync();
         await using var count = new NpgsqlCommand("SELECT count(*) FROM registry.labels WHERE model = $1", database);
         count.Parameters.Add(new NpgsqlParameter { Value = model });

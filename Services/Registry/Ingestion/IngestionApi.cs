@@ -88,7 +88,7 @@ public static class IngestionApi
             using var text = RowSources.Open(http.Request.Body);
             var rows = format == "csv"
                 ? RowSources.Csv(text, header => CheckHeader(schema, header), cancellationToken)
-                : RowSources.Ndjson(text, cancellationToken);
+                : RowSources.Ndjson(text, schema, cancellationToken);
             foreach (var row in rows)
             {
                 await run.AddAsync(row);
@@ -153,10 +153,11 @@ public static class IngestionApi
             return ModelsApi.ModelNotFound(model);
         }
 
-        var run = await StartAsync(found.ToSchema(), "events", user, database, json, onlineStore, cancellationToken);
+        var schema = found.ToSchema();
+        var run = await StartAsync(schema, "events", user, database, json, onlineStore, cancellationToken);
         for (var i = 0; i < events.Count; i++)
         {
-            await run.AddAsync(RowSources.FromJson(i + 1, events[i]));
+            await run.AddAsync(RowSources.FromJson(i + 1, events[i], schema));
         }
 
         await run.FinishAsync(error: null);

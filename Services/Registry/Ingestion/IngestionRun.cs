@@ -27,7 +27,7 @@ public sealed class IngestionRun(ModelSchema schema, Guid id, IngestionWriter wr
     {
         LastLine = row.Line;
         var validation = row.Problem is null
-            ? RowValidator.Validate(schema, row.Values, row.Line, latestTime: _latestTime)
+            ? row.WithTypeErrors(RowValidator.Validate(schema, row.Values, row.Line, latestTime: _latestTime))
             : new RowValidation([new FieldError("line", row.Problem, row.Line, "format")], new Dictionary<string, object?>(), null, null, null, null);
         Report.Add(validation);
         if (validation.IsValid)

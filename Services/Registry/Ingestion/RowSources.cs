@@ -1,11 +1,28 @@
 using System.Text;
 using System.Text.Json;
 using Flywheel.Core.Ingestion;
+using Flywheel.Core.Schema;
 
 namespace Flywheel.Registry.Ingestion;
 
 /// <summary>One row of an upload as raw text values by column, with its line in the file; or why the line is not a row.</summary>
-public sealed record SourceRow(long Line, IReadOnlyDictionary<string, string?> Values, string? Problem = null);
+public sealed record SourceRow(long Line, IReadOnlyDictionary<string, string?> Values, string? Problem = null)
+{
+    /// <summary>Values of a JSON row whose JSON type does not fit their column (<see cref="JsonValueTypes"/>); they replace what the text validation says of those fields.</summary>
+    public IReadOnlyList<FieldError> TypeErrors { get; init; } = [];
+
+    /// <summary>The text validation of the row, with its JSON type errors in place of what it said of those fields.</summary>
+    public RowValidation WithTypeErrors(RowValidation validation)
+    {
+        if (TypeErrors.Count == 0)
+        {
+            return validation;
+        }
+
+        var typed = TypeErrors.Select(e => e.Field).ToHashSet(StringComparer.Ordinal);
+        return validation with { Errors = [.. TypeErrors, .. validation.Errors.Where(e => !typed.Contains(e.Field))] };
+    }
+}
 
 /// <summary>
 /// Streams rows out of CSV (with a header) or NDJSON bodies; never holds more than one record.
@@ -62,7 +79,7 @@ public static class RowSources
         }
     }
 
-    public static IEnumerable<SourceRow> Ndjson(TextReader text, CancellationToken cancellationToken)
+    public static IEnumerable<SourceRow> Ndjson(TextReader text, ModelSchema schema, CancellationToken cancellationToken)
     {
         var line = 0L;
         var buffer = new StringBuilder();
@@ -90,7 +107,7 @@ public static class RowSources
             var json = buffer.ToString().TrimEnd('\r');
             if (json.Trim().Length > 0)
             {
-                yield return Parse(line, json);
+                yield return Parse(line, json, schema);
             }
 
             if (c == -1)
@@ -101,12 +118,12 @@ public static class RowSources
     }
 
     /// <summary>One JSON object per line.</summary>
-    public static SourceRow Parse(long line, string json)
+    public static SourceRow Parse(long line, string json, ModelSchema schema)
     {
         try
         {
             using var document = JsonDocument.Parse(json);
-            return FromJson(line, document.RootElement);
+            return FromJson(line, document.RootElement, schema);
         }
         catch (JsonException ex)
         {
@@ -114,27 +131,45 @@ public static class RowSources
         }
     }
 
-    /// <summary>A JSON object's values as their invariant text, so one validator serves every format.</summary>
-    public static SourceRow FromJson(long line, JsonElement element)
+    /// <summary>
+    /// A JSON object's values as their invariant text, so one validator serves every format, with
+    /// the values whose JSON type does not fit the schema's column in <see cref="SourceRow.TypeErrors"/>
+    /// (a number sent as a string is refused here, as predict refuses it; the target is not
+    /// checked for its JSON type, as labels are not).
+    /// </summary>
+    public static SourceRow FromJson(long line, JsonElement element, ModelSchema schema)
     {
+        ArgumentNullException.ThrowIfNull(schema);
         if (element.ValueKind != JsonValueKind.Object)
         {
             return new SourceRow(line, new Dictionary<string, string?>(), "is not a JSON object.");
         }
 
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        List<FieldError>? typeErrors = null;
         foreach (var property in element.EnumerateObject())
         {
-            values[property.Name] = property.Value.ValueKind switch
+            var value = property.Value;
+            values[property.Name] = value.ValueKind switch
             {
                 JsonValueKind.Null => null,
-                JsonValueKind.String => property.Value.GetString(),
+                JsonValueKind.String => value.GetString(),
                 JsonValueKind.True => "true",
                 JsonValueKind.False => "false",
-                _ => property.Value.GetRawText(),
+                _ => value.GetRawText(),
             };
+            // The target is a label and read from its text, as labels and feedback are.
+            var problem = schema.Features.FirstOrDefault(f => f.Name == property.Name) is { } feature
+                ? JsonValueTypes.FeatureProblem(feature.Type, value)
+                : ModelSchema.ReservedColumns.Contains(property.Name)
+                    ? JsonValueTypes.TextProblem(value)
+                    : null;
+            if (problem is not null)
+            {
+                (typeErrors ??= []).Add(new FieldError(property.Name, problem, line, "type"));
+            }
         }
 
-        return new SourceRow(line, values);
+        return new SourceRow(line, values) { TypeErrors = typeErrors ?? [] };
     }
 }

@@ -57,14 +57,14 @@ public static class LabelsApi
         var errors = new List<FieldError>();
         for (var i = 0; i < items.Count; i++)
         {
-            var source = RowSources.FromJson(i + 1, items[i]);
+            var source = RowSources.FromJson(i + 1, items[i], schema);
             if (source.Problem is not null)
             {
                 errors.Add(new FieldError("body", source.Problem, i + 1, "format"));
                 continue;
             }
 
-            var label = RowValidator.ValidateLabel(schema, source.Values, i + 1, DateTimeOffset.UtcNow + RowValidator.MaxTimeAhead);
+            var label = source.WithTypeErrors(RowValidator.ValidateLabel(schema, source.Values, i + 1, DateTimeOffset.UtcNow + RowValidator.MaxTimeAhead));
             errors.AddRange(label.Errors);
             labels.Add(label);
         }
