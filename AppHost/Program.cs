@@ -16,7 +16,8 @@ var registry = builder.AddService<Projects.Flywheel_Registry>(ResourceNames.Regi
     .WithEnvironment("Flywheel__AdminKey", builder.AddAdminKey());
 
 var inference = builder.AddService<Projects.Flywheel_Inference>(ResourceNames.Inference, migrator)
-    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts);
+    .Uses(infra.Database).Uses(infra.OnlineStore).Uses(infra.MessageBus).Uses(infra.Artifacts)
+    .WithEnvironment("Flywheel__PiiKey", builder.AddPiiKey());
 if (builder.ExecutionContext.IsRunMode)
 {
     // Verified artifacts cached with this run's data, so parallel platforms and test runs never share them.

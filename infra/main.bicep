@@ -38,6 +38,11 @@ param adminKey string
 @description('The console\'s service API key (role console, at least 32 characters): the registry installs it and the console acts with it for whoever signs in. Goes to Key Vault only.')
 param consoleKey string
 
+@secure()
+@minLength(32)
+@description('The key the inference workers pseudonymise PII features under before they log them (HMAC-SHA256, at least 32 characters). Keep it: pseudonyms made under another key do not join. Goes to Key Vault only.')
+param piiKey string
+
 @description('Application (client) id of the console\'s Entra ID app registration. Empty: no OpenID Connect sign-in.')
 param consoleOidcClientId string = ''
 
@@ -177,6 +182,7 @@ module keyVault 'modules/keyvault.bicep' = {
     brokerCredential: rabbitMqPassword
     bootstrapAdminKey: adminKey
     consoleServiceKey: consoleKey
+    piiPseudonymKey: piiKey
     consoleOidcEnabled: consoleOidcEnabled
     consoleOidcCredential: consoleOidcClientSecret
     adminKeyReaderIds: [
@@ -185,6 +191,9 @@ module keyVault 'modules/keyvault.bicep' = {
     consoleKeyReaderIds: [
       identities.outputs.registry.principalId
       identities.outputs.console.principalId
+    ]
+    piiKeyReaderIds: [
+      identities.outputs.inference.principalId
     ]
     consoleOidcReaderIds: [
       identities.outputs.console.principalId
@@ -363,6 +372,7 @@ module inferenceApp 'modules/app.bicep' = {
     memory: inferenceMemory
     secrets: [
       { name: 'message-bus', keyVaultUrl: keyVault.outputs.messageBusUri, identity: identities.outputs.inference.id }
+      { name: 'pii-key', keyVaultUrl: keyVault.outputs.piiKeyUri, identity: identities.outputs.inference.id }
     ]
     env: [
       { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
@@ -382,6 +392,7 @@ module inferenceApp 'modules/app.bicep' = {
       { name: 'ConnectionStrings__message-bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__message_bus', secretRef: 'message-bus' }
       { name: 'ConnectionStrings__artifacts', value: artifactsUri }
+      { name: 'Flywheel__PiiKey', secretRef: 'pii-key' }
       { name: 'AZURE_CLIENT_ID', value: identities.outputs.inference.clientId }
       { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }
     ]
@@ -667,6 +678,7 @@ output AZURE_REDIS_ENDPOINT string = redisEndpoint
 output AZURE_KEY_VAULT_MESSAGE_BUS_URI string = keyVault.outputs.messageBusUri
 output AZURE_KEY_VAULT_ADMIN_KEY_URI string = keyVault.outputs.adminKeyUri
 output AZURE_KEY_VAULT_CONSOLE_KEY_URI string = keyVault.outputs.consoleKeyUri
+output AZURE_KEY_VAULT_PII_KEY_URI string = keyVault.outputs.piiKeyUri
 // Empty without OpenID Connect; the console template then leaves these settings out, as app.bicep does.
 output AZURE_KEY_VAULT_CONSOLE_OIDC_CLIENT_SECRET_URI string = keyVault.outputs.consoleOidcClientSecretUri
 output SERVICE_CONSOLE_OIDC_AUTHORITY string = consoleOidcAuthorityValue

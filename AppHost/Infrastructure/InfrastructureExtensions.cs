@@ -42,6 +42,22 @@ internal static class InfrastructureExtensions
     }
 
     /// <summary>
+    /// The key the inference workers pseudonymise PII features under before they are logged
+    /// (HMAC-SHA256): created once per data folder for local runs, a secret parameter when publishing
+    /// (a Key Vault secret on Azure). It must stay the same for pseudonyms to keep joining.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddPiiKey(this IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return builder.AddParameter(ResourceNames.PiiKey, secret: true);
+        }
+
+        var keyFile = LocalSecrets.PasswordFile(InfrastructureOptions.DataDirectoryOf(builder), ResourceNames.PiiKey);
+        return builder.AddParameter(ResourceNames.PiiKey, LocalSecrets.Read(keyFile), secret: true);
+    }
+
+    /// <summary>
     /// The console's service key (role <c>console</c>, installed by the registry at start) and the
     /// password of the console's local development account <c>admin</c>: both created once per data
     /// folder for local runs (<c>./flywheel up</c> prints where the password is). When publishing, the

@@ -24,6 +24,9 @@ public static class ResourceNames
     /// <summary>The console's service API key (role <c>console</c>), which acts for the person signed in.</summary>
     public const string ConsoleKey = "console-key";
 
+    /// <summary>The key PII features are pseudonymised under in the prediction log (a secret parameter, read by the inference workers only).</summary>
+    public const string PiiKey = "pii-key";
+
     /// <summary>The password of the console's local development account <c>admin</c> (local runs only).</summary>
     public const string ConsoleAdminPassword = "console-admin";
 

@@ -29,6 +29,9 @@ internal static class Extensions
         });
         builder.Services.AddSingleton<ServedModels>();
         builder.Services.AddSingleton<InferenceMetrics>();
+        // PII features reach the prediction log only as pseudonyms under the platform's PII key, a
+        // secret like the admin key: a worker without one does not start rather than log them unkeyed.
+        builder.Services.AddSingleton(PiiRedactionFrom(builder.Configuration));
         builder.Services.AddSingleton<Predictor>();
         builder.Services.AddSingleton<SessionFactory>();
         builder.Services.AddSingleton<ModelLoader>();
@@ -40,5 +43,18 @@ internal static class Extensions
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>());
         builder.Services.AddSingleton<FeedbackMetrics>();
+    }
+
+    /// <summary>The PII key is <c>Flywheel:PiiKey</c>: created once per data folder for local runs, a Key Vault secret on Azure.</summary>
+    private static PiiRedaction PiiRedactionFrom(IConfiguration configuration)
+    {
+        var key = configuration["Flywheel:PiiKey"];
+        if (string.IsNullOrWhiteSpace(key) || key.Trim().Length < PiiRedaction.MinKeyLength)
+        {
+            throw new InvalidOperationException(
+                $"Flywheel:PiiKey must be set to a secret of at least {PiiRedaction.MinKeyLength} characters: PII features are logged only as pseudonyms under it (docs/serving.md, \"Prediction log\").");
+        }
+
+        return new PiiRedaction(key);
     }
 }

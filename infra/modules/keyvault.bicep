@@ -29,6 +29,10 @@ param bootstrapAdminKey string
 @description('The console\'s service API key (role console): the registry installs it, the console acts with it.')
 param consoleServiceKey string
 
+@secure()
+@description('The key the inference workers pseudonymise PII features under before they log them.')
+param piiPseudonymKey string
+
 @description('Whether the console signs people in with OpenID Connect; only then is the client secret stored.')
 param consoleOidcEnabled bool
 
@@ -41,6 +45,9 @@ param adminKeyReaderIds string[]
 
 @description('Principal ids allowed to read the console-key secret.')
 param consoleKeyReaderIds string[]
+
+@description('Principal ids allowed to read the pii-key secret.')
+param piiKeyReaderIds string[]
 
 @description('Principal ids allowed to read the console-oidc-client-secret secret.')
 param consoleOidcReaderIds string[]
@@ -106,6 +113,15 @@ resource consoleKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource piiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'pii-key'
+  properties: {
+    value: piiPseudonymKey
+    contentType: 'Key of the PII pseudonyms in the prediction log (HMAC-SHA256)'
+  }
+}
+
 // Only with OpenID Connect: a Container App cannot start with a Key Vault reference to an empty
 // secret (microsoft/azure-container-apps#1291), so without OIDC the secret and its reference do not exist.
 resource consoleOidcSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (consoleOidcEnabled) {
@@ -121,6 +137,18 @@ resource consoleKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   for principalId in consoleKeyReaderIds: {
     name: guid(consoleKeySecret.id, principalId, secretsUserRoleId)
     scope: consoleKeySecret
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUserRoleId)
+    }
+  }
+]
+
+resource piiKeyReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in piiKeyReaderIds: {
+    name: guid(piiKeySecret.id, principalId, secretsUserRoleId)
+    scope: piiKeySecret
     properties: {
       principalId: principalId
       principalType: 'ServicePrincipal'
@@ -187,5 +215,7 @@ output messageBusUri string = messageBus.properties.secretUri
 output rabbitMqLoginUri string = rabbitMqPasswordSecret.properties.secretUri
 @description('Versionless URI of the console-key secret (a reference, not the value).')
 output consoleKeyUri string = consoleKeySecret.properties.secretUri
+@description('Versionless URI of the pii-key secret (a reference, not the value).')
+output piiKeyUri string = piiKeySecret.properties.secretUri
 @description('Versionless URI of the console-oidc-client-secret secret; empty without OpenID Connect.')
 output consoleOidcClientSecretUri string = consoleOidcEnabled ? consoleOidcSecret!.properties.secretUri : ''

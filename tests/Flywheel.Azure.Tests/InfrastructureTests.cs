@@ -87,7 +87,7 @@ public sealed partial class InfrastructureTests
     }
 
     [Fact]
-    public async Task The_console_key_and_the_OIDC_client_secret_live_in_Key_Vault_and_only_their_apps_read_them()
+    public async Task The_console_key_the_PII_key_and_the_OIDC_client_secret_live_in_Key_Vault_and_only_their_apps_read_them()
     {
         var (exitCode, compiled, errors) = await Bicep.RunAsync("build", Bicep.MainFile, "--stdout");
         Assert.True(exitCode == 0, errors);
@@ -97,6 +97,9 @@ public sealed partial class InfrastructureTests
         var parameters = template["parameters"]!;
         Assert.Equal("securestring", (string?)parameters["consoleKey"]?["type"]);
         Assert.Equal(32, (int?)parameters["consoleKey"]?["minLength"]);
+        Assert.Equal("securestring", (string?)parameters["piiKey"]?["type"]);
+        Assert.Equal(32, (int?)parameters["piiKey"]?["minLength"]);
+        Assert.DoesNotContain("piiKey')", template["outputs"]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal("securestring", (string?)parameters["consoleOidcClientSecret"]?["type"]);
         Assert.Equal("", (string?)parameters["consoleOidcClientSecret"]?["defaultValue"]);
         Assert.DoesNotContain("consoleKey')", template["outputs"]!.ToJsonString(), StringComparison.Ordinal);
@@ -108,10 +111,16 @@ public sealed partial class InfrastructureTests
         Assert.Equal("[parameters('consoleOidcClientSecret')]", (string?)vaultParameters["consoleOidcCredential"]?["value"]);
         Assert.Equal(["registry", "console"], Identities(vaultParameters["consoleKeyReaderIds"]));
         Assert.Equal(["console"], Identities(vaultParameters["consoleOidcReaderIds"]));
+        // The PII key: only the inference workers pseudonymise, so only they read it.
+        Assert.Equal("[parameters('piiKey')]", (string?)vaultParameters["piiPseudonymKey"]?["value"]);
+        Assert.Equal(["inference"], Identities(vaultParameters["piiKeyReaderIds"]));
         var secrets = Resources(vault["properties"]!["template"]!).Where(r => (string?)r["type"] == "Microsoft.KeyVault/vaults/secrets").ToList();
         var consoleKey = Assert.Single(secrets, r => ((string?)r["name"])!.Contains("'console-key'", StringComparison.Ordinal));
         Assert.Null(consoleKey["condition"]);
         Assert.Equal("[parameters('consoleServiceKey')]", (string?)consoleKey["properties"]?["value"]);
+        var piiKey = Assert.Single(secrets, r => ((string?)r["name"])!.Contains("'pii-key'", StringComparison.Ordinal));
+        Assert.Null(piiKey["condition"]);
+        Assert.Equal("[parameters('piiPseudonymKey')]", (string?)piiKey["properties"]?["value"]);
         // Without an app registration the client secret does not exist (an app cannot reference an empty one).
         var oidc = Assert.Single(secrets, r => ((string?)r["name"])!.Contains("'console-oidc-client-secret'", StringComparison.Ordinal));
         Assert.Equal("[parameters('consoleOidcEnabled')]", (string?)oidc["condition"]);
@@ -124,6 +133,7 @@ public sealed partial class InfrastructureTests
             ("registry", "Flywheel__ConsoleKey", "console-key", "consoleKeyUri"),
             ("console", "Flywheel__Console__ServiceKey", "console-key", "consoleKeyUri"),
             ("console", "Flywheel__Console__Oidc__ClientSecret", "oidc-client-secret", "consoleOidcClientSecretUri"),
+            ("inference", "Flywheel__PiiKey", "pii-key", "piiKeyUri"),
         })
         {
             var appParameters = Deployment(template, $"app-{app}")["properties"]!["parameters"]!;

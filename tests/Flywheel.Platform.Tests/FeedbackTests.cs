@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Flywheel.Core.Serving;
 using Npgsql;
 
 namespace Flywheel.Platform.Tests;
@@ -73,7 +74,7 @@ public sealed class FeedbackTests(PlatformFixture fixture) : IAsyncLifetime
         Assert.Equal([101.25, 202.5, 303.75], ids.Select(id => joined[id].Inputs.GetProperty("amount").GetDouble()));
         Assert.Equal([true, false, true], ids.Select(id => joined[id].Label.GetBoolean()));
         // The log holds PII hashed; the view shows the log as it is.
-        Assert.StartsWith("sha256:", joined[ids[0]].Inputs.GetProperty("merchant_category").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(PiiRedaction.HashPrefix, joined[ids[0]].Inputs.GetProperty("merchant_category").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -402,7 +403,7 @@ public sealed class FeedbackTests(PlatformFixture fixture) : IAsyncLifetime
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)entity ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter
         {
-            Value = JsonSerializer.Serialize(new { amount, merchant_category = "sha256:00", is_online = false, hour = 1 }),
+            Value = JsonSerializer.Serialize(new { amount, merchant_category = "hmac-sha256:00", is_online = false, hour = 1 }),
         });
         await command.ExecuteNonQueryAsync();
     }

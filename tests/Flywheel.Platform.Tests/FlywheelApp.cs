@@ -122,6 +122,9 @@ public sealed class FlywheelApp : IAsyncDisposable
     /// <summary>The password of the console's local development account <c>admin</c>, generated like the admin key.</summary>
     public string ConsoleAdminPassword => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.ConsoleAdminPassword + ".password")).Trim();
 
+    /// <summary>The key the inference workers pseudonymise PII features under, generated like the admin key.</summary>
+    public string PiiKey => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.PiiKey + ".password")).Trim();
+
     /// <summary>The console's service key (role <c>console</c>), generated like the admin key.</summary>
     public string ConsoleKey => File.ReadAllText(Path.Combine(_dataDirectory, ResourceNames.ConsoleKey + ".password")).Trim();
 

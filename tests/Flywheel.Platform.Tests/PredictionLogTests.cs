@@ -69,7 +69,7 @@ public sealed class PredictionLogTests(PlatformFixture fixture)
         // The JSON is the caller's dictionaries as given: redacted PII stays redacted, numbers stay numbers.
         var sample = Record(model, 1_234);
         var (_, inputs, outputs, caller) = stored[appended[1_234 / PerTask][1_234 % PerTask]];
-        Assert.Equal(PiiRedaction.Hash(model, "email", "person-1234@example.com"), inputs.GetProperty("email").GetString());
+        Assert.Equal(Pii.Hash(model, "email", "person-1234@example.com"), inputs.GetProperty("email").GetString());
         Assert.DoesNotContain("example.com", inputs.GetRawText(), StringComparison.Ordinal);
         Assert.Equal((double)sample.Inputs["amount"]!, inputs.GetProperty("amount").GetDouble());
         Assert.Equal("travel", inputs.GetProperty("merchant_category").GetString());
@@ -299,6 +299,9 @@ public sealed class PredictionLogTests(PlatformFixture fixture)
             meters ?? new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(),
             NullLogger<PredictionLogWriter>.Instance);
 
+    /// <summary>The writer stores what it is handed; any key stands in for the platform's here.</summary>
+    private static readonly PiiRedaction Pii = new("prediction-log-tests-pii-key-0123456789");
+
     /// <summary>A record as the inference service hands it over: PII already hashed by <see cref="PiiRedaction"/>.</summary>
     private static PredictionRecord Record(string model, int i) => new(
         Guid.CreateVersion7(),
@@ -312,7 +315,7 @@ public sealed class PredictionLogTests(PlatformFixture fixture)
             ["amount"] = i * 1.25,
             ["merchant_category"] = "travel",
             ["hour"] = null,
-            ["email"] = PiiRedaction.Hash(model, "email", $"person-{i}@example.com"),
+            ["email"] = Pii.Hash(model, "email", $"person-{i}@example.com"),
         },
         new Dictionary<string, object?> { ["label"] = true, ["score"] = 1.0 / (i + 2) },
         LatencyMicroseconds: 100 + i,

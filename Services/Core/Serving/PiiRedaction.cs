@@ -6,16 +6,35 @@ using Flywheel.Core.Schema;
 namespace Flywheel.Core.Serving;
 
 /// <summary>
-/// What of a request may be written to the prediction log: PII features are replaced by a
-/// SHA-256 of the model, feature and value ("sha256:" + hex), so equal values still join (for
-/// feedback and drift counts) but the value itself is never stored. This is pseudonymisation,
-/// not anonymisation: low-entropy values can be guessed by hashing candidates.
+/// What of a request may be written to the prediction log: PII features are replaced by an
+/// HMAC-SHA256, under the platform's PII key, of the model, feature and value ("hmac-sha256:" +
+/// hex), so equal values still join (for feedback and drift counts) but the value itself is never
+/// stored. Keyed, so that whoever reads the log (a viewer key, the console, the database) cannot
+/// recover a low-entropy value (a phone number, a birth date) by hashing candidates: that takes
+/// the key, which only the inference workers hold. Pseudonymisation, not anonymisation: the same
+/// value under the same key always gives the same pseudonym.
 /// </summary>
-public static class PiiRedaction
+public sealed class PiiRedaction
 {
-    public const string HashPrefix = "sha256:";
+    public const string HashPrefix = "hmac-sha256:";
 
-    public static IReadOnlyDictionary<string, object?> Redact(ModelSchema schema, IReadOnlyDictionary<string, object?> features)
+    /// <summary>The fewest characters a PII key may have (256 bits as hex is 64).</summary>
+    public const int MinKeyLength = 32;
+
+    private readonly byte[] _key;
+
+    public PiiRedaction(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Trim().Length < MinKeyLength)
+        {
+            throw new ArgumentException($"The PII key must have at least {MinKeyLength} characters.", nameof(key));
+        }
+
+        _key = Encoding.UTF8.GetBytes(key.Trim());
+    }
+
+    public IReadOnlyDictionary<string, object?> Redact(ModelSchema schema, IReadOnlyDictionary<string, object?> features)
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(features);
@@ -36,10 +55,10 @@ public static class PiiRedaction
         return redacted;
     }
 
-    public static string Hash(string model, string feature, object value)
+    public string Hash(string model, string feature, object value)
     {
         var text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
-        var digest = SHA256.HashData(Encoding.UTF8.GetBytes($"{model}\n{feature}\n{text}"));
+        var digest = HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes($"{model}\n{feature}\n{text}"));
         return HashPrefix + Convert.ToHexStringLower(digest);
     }
 }

@@ -38,6 +38,7 @@ public sealed partial class Predictor(
     IOptions<InferenceOptions> options,
     IPredictionLog log,
     IPredictionErrorLog errors,
+    PiiRedaction pii,
     ILogger<Predictor> logger)
 {
     /// <summary>The latest stored features of each entity, in one round trip; entities with none are absent.</summary>
@@ -143,7 +144,7 @@ public sealed partial class Predictor(
 
             log.TryAppend(new PredictionRecord(
                 ids[i], answeredAt, set.Model, version.Version, context.Shadow, entityIds.Count > i ? entityIds[i] : null,
-                PiiRedaction.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
+                pii.Redact(set.Schema, rows[i]), outputs, latency, cached[i] ? 0 : batchSize, context.Caller));
         }
 
         return new Predictions(answered, described, ids, cached, batchSize);

@@ -42,7 +42,7 @@ public sealed class PredictionsPageTests : ConsoleTest
 
         var tables = page.FindAll("table.values");
         Assert.Equal(
-            [["amount", "42.5"], ["merchant_category", "travel"], ["email", "sha256:77aa"]],
+            [["amount", "42.5"], ["merchant_category", "travel"], ["email", "hmac-sha256:77aa"]],
             tables[0].QuerySelectorAll("tbody tr").Select(Cells));
         Assert.Equal([["label", "true"], ["score", "0.875"]], tables[1].QuerySelectorAll("tbody tr").Select(Cells));
         Assert.All(page.FindAll("table.values thead th"), th => Assert.Equal("col", th.GetAttribute("scope")));

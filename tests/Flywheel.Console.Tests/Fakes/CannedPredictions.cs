@@ -15,7 +15,7 @@ public static class CannedPredictions
         {
           "prediction_id": "{{PredictionId}}", "at": "2026-01-05T11:59:58.123+00:00", "model": "card-fraud", "version": 3,
           "shadow": {{(shadow ? "true" : "false")}}, "entity_id": "card-17", "caller": "checkout", "latency_us": 1840, "batch_size": 4,
-          "inputs": { "amount": 42.5, "merchant_category": "travel", "email": "sha256:77aa" },
+          "inputs": { "amount": 42.5, "merchant_category": "travel", "email": "hmac-sha256:77aa" },
           "outputs": { "label": true, "score": 0.875 },
           "feedback": {{feedback}},
           "lineage": {

@@ -49,7 +49,7 @@ internal static class DriftData
         ["amount"] = Gaussian(random) + shift,
         ["colour"] = Colour(random, colourShares),
         ["flag"] = random.NextDouble() < 0.3,
-        ["email"] = "sha256:" + random.Next(1000),
+        ["email"] = "hmac-sha256:" + random.Next(1000),
     };
 
     /// <summary>Scores ~ N(0.3, 0.1), the "model's" output on the held-out rows.</summary>

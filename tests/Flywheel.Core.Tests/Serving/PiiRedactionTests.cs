@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Flywheel.Core.Schema;
 using Flywheel.Core.Serving;
 
@@ -6,6 +8,10 @@ namespace Flywheel.Core.Tests.Serving;
 
 public sealed class PiiRedactionTests
 {
+    private const string Key = "flywheel-test-pii-key-0123456789abcdef";
+
+    private static readonly PiiRedaction Pii = new(Key);
+
     private static readonly ModelSchema Schema = new(
         "card-fraud",
         ModelTask.Binary,
@@ -17,29 +23,48 @@ public sealed class PiiRedactionTests
         new TargetDefinition("is_fraud", FeatureType.Boolean));
 
     [Fact]
-    public void A_pii_value_is_replaced_by_the_sha256_of_model_feature_and_value_and_the_rest_is_kept()
+    public void A_pii_value_is_replaced_by_the_hmac_of_model_feature_and_value_under_the_key_and_the_rest_is_kept()
     {
-        var redacted = PiiRedaction.Redact(Schema, new Dictionary<string, object?>
+        var redacted = Pii.Redact(Schema, new Dictionary<string, object?>
         {
             ["amount"] = 12.5,
             ["email"] = "ann@example.com",
             ["phone_digits"] = 1234.5,
         });
 
-        // printf 'card-fraud\nemail\nann@example.com' | sha256sum
-        Assert.Equal("sha256:c53e7765dcf003382a51d4cd96e2a9f5a3ceeee838c7d543072d3b3926472087", redacted["email"]);
-        // printf 'card-fraud\nphone_digits\n1234.5' | sha256sum
-        Assert.Equal("sha256:b5a6c8972124e316c60f2b634adfb7892ec08f5b7a620173f99c290db9d4268c", redacted["phone_digits"]);
+        // printf 'card-fraud\nemail\nann@example.com' | openssl dgst -sha256 -hmac 'flywheel-test-pii-key-0123456789abcdef'
+        Assert.Equal("hmac-sha256:fc71d02fc7864ade8855d2805e040f9a9770aad134668fc73f7d6efaf955f82c", redacted["email"]);
+        Assert.Equal("hmac-sha256:0638d49edc5c10a2310549e876987c21b246551796ff0954655bebdf1a587859", redacted["phone_digits"]);
         Assert.Equal(12.5, redacted["amount"]);
         Assert.DoesNotContain(redacted.Values, v => v is string s && s.Contains("example.com", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Without_the_key_hashing_candidates_does_not_find_the_value()
+    {
+        var pseudonym = (string)Pii.Redact(Schema, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"]!;
+
+        // What an unkeyed hash of the same text would be, and the same text under another key.
+        var unkeyed = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("card-fraud\nemail\nann@example.com")));
+        Assert.DoesNotContain(unkeyed, pseudonym, StringComparison.Ordinal);
+        Assert.Equal("hmac-sha256:386daad8832a3b8ae0415b10278bba601e6c00a50f580c6f10239283166a1128",
+            new PiiRedaction("another-pii-key-0123456789abcdef01234567").Hash("card-fraud", "email", "ann@example.com"));
+        Assert.NotEqual(pseudonym, new PiiRedaction("another-pii-key-0123456789abcdef01234567").Hash("card-fraud", "email", "ann@example.com"));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("0123456789abcdef0123456789abcde")]
+    public void A_key_shorter_than_32_characters_is_refused(string key) =>
+        Assert.Throws<ArgumentException>(() => new PiiRedaction(key));
 
     [Fact]
     public void The_caller_s_dictionary_is_left_as_it_was()
     {
         var features = new Dictionary<string, object?> { ["amount"] = 1.0, ["email"] = "ann@example.com" };
 
-        PiiRedaction.Redact(Schema, features);
+        Pii.Redact(Schema, features);
 
         Assert.Equal("ann@example.com", features["email"]);
     }
@@ -47,19 +72,18 @@ public sealed class PiiRedactionTests
     [Fact]
     public void Equal_values_hash_equal_within_a_model_and_differently_across_models()
     {
-        var first = PiiRedaction.Redact(Schema, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
-        var again = PiiRedaction.Redact(Schema, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
-        var other = PiiRedaction.Redact(Schema with { Name = "other-model" }, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
+        var first = Pii.Redact(Schema, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
+        var again = new PiiRedaction(Key).Redact(Schema, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
+        var other = Pii.Redact(Schema with { Name = "other-model" }, new Dictionary<string, object?> { ["email"] = "ann@example.com" })["email"];
 
         Assert.Equal(first, again);
-        // printf 'other-model\nemail\nann@example.com' | sha256sum
-        Assert.Equal("sha256:02fa45f99c833b6c8299a61d510ef0194eb6f59c148220e3f0b7350166927ec3", other);
+        Assert.Equal("hmac-sha256:919b879c6cf8acca5ffdc328c5467b9f7f30526b8689eb5891a11c0c1435b26f", other);
     }
 
     [Fact]
     public void Missing_and_null_pii_values_stay_missing_and_null()
     {
-        var redacted = PiiRedaction.Redact(Schema, new Dictionary<string, object?> { ["amount"] = 3.0, ["email"] = null });
+        var redacted = Pii.Redact(Schema, new Dictionary<string, object?> { ["amount"] = 3.0, ["email"] = null });
 
         Assert.Null(redacted["email"]);
         Assert.False(redacted.ContainsKey("phone_digits"));
@@ -72,7 +96,7 @@ public sealed class PiiRedactionTests
         try
         {
             CultureInfo.CurrentCulture = new CultureInfo("de-DE");
-            Assert.Equal("sha256:b5a6c8972124e316c60f2b634adfb7892ec08f5b7a620173f99c290db9d4268c", PiiRedaction.Hash("card-fraud", "phone_digits", 1234.5));
+            Assert.Equal("hmac-sha256:0638d49edc5c10a2310549e876987c21b246551796ff0954655bebdf1a587859", Pii.Hash("card-fraud", "phone_digits", 1234.5));
         }
         finally
         {
@@ -86,6 +110,6 @@ public sealed class PiiRedactionTests
         var schema = Schema with { Features = [new FeatureDefinition("amount", FeatureType.Numeric)] };
         var features = new Dictionary<string, object?> { ["amount"] = 5.0, ["email"] = "ann@example.com" };
 
-        Assert.Same(features, PiiRedaction.Redact(schema, features));
+        Assert.Same(features, Pii.Redact(schema, features));
     }
 }
