@@ -19,7 +19,19 @@ public static class KServeV1Api
         v1.MapGet("/", ListModels);
         v1.MapGet("/{model}", GetModel);
         v1.MapPost("/{model}:predict", PredictAsync);
+        // Without this, GET /v1/models/m:predict would read as the readiness of a model named "m:predict" (404).
+        v1.MapMethods("/{model}:predict", [HttpMethods.Get, HttpMethods.Head, HttpMethods.Put, HttpMethods.Patch, HttpMethods.Delete], PredictMethodNotAllowed)
+            .ExcludeFromDescription();
         return v1;
+    }
+
+    public static ProblemHttpResult PredictMethodNotAllowed(string model, HttpContext http)
+    {
+        http.Response.Headers.Allow = HttpMethods.Post;
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status405MethodNotAllowed,
+            title: "Predict takes POST.",
+            detail: $"POST /v1/models/{model}:predict with {{ \"instances\": [ … ] }} predicts; GET /v1/models/{model} says whether the model is ready.");
     }
 
     public static Ok<ModelList> ListModels(ServedModels served) =>

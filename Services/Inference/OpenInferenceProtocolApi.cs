@@ -84,9 +84,26 @@ public static class OpenInferenceProtocolApi
             return ModelNotFound(model);
         }
 
-        var ready = version is null
-            ? set.Ready
-            : int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && set.Versions.ContainsKey(v);
+        if (version is null)
+        {
+            return set.Ready
+                ? TypedResults.Ok(new ModelReady(set.Model, true))
+                : TypedResults.Json(new ModelReady(set.Model, false), statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        // A version that is not a version, or one the deployment does not name, will never be ready
+        // here: 400 or 404, as metadata and infer answer, and 503 only for one that is still loading.
+        if (!Requests.TryReadVersion(new DefaultHttpContext().Request, version, out var asked, out var problem))
+        {
+            return problem!;
+        }
+
+        if (!set.Deployment.Versions.Contains(asked!.Value))
+        {
+            return Requests.LeaseProblem(LeaseFailure.VersionNotDeployed, model, asked.Value);
+        }
+
+        var ready = set.Versions.ContainsKey(asked.Value);
         return ready
             ? TypedResults.Ok(new ModelReady(set.Model, true))
             : TypedResults.Json(new ModelReady(set.Model, false), statusCode: StatusCodes.Status503ServiceUnavailable);

@@ -156,6 +156,26 @@ public sealed class InferenceTests(PlatformFixture fixture)
             Assert.True(JsonDocument.Parse(problem).RootElement.GetProperty("errors").TryGetProperty(field, out _), $"{field} not in {problem}");
         }
 
+        // Predict with another method: 405 naming the method it takes, not a 404 for a model named "m:predict".
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Put, HttpMethod.Delete })
+        {
+            using var wrongMethod = await inference.SendAsync(new HttpRequestMessage(method, $"/v1/models/{model}:predict"));
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+            Assert.Equal(["POST"], wrongMethod.Content.Headers.Allow);
+            Assert.Equal("application/problem+json", wrongMethod.Content.Headers.ContentType?.MediaType);
+        }
+
+        // Readiness of a version the deployment does not name is never coming: 404, as its metadata; not a version at all: 400.
+        using (var undeployedReady = await inference.GetAsync($"/v2/models/{model}/versions/7/ready"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, undeployedReady.StatusCode);
+        }
+
+        using (var notAVersion = await inference.GetAsync($"/v2/models/{model}/versions/latest/ready"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, notAVersion.StatusCode);
+        }
+
         using var notDeployed = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{model}:predict") { Content = JsonContent.Create(new { instances = new[] { instance } }) };
         notDeployed.Headers.Add(ServingHeaders.Version, "7");
         Assert.Equal(HttpStatusCode.NotFound, (await inference.SendAsync(notDeployed)).StatusCode);
