@@ -34,6 +34,16 @@ public sealed partial class BadRequestBodyHandler(IProblemDetailsService problem
         });
     }
 
+    /// <summary>What a route or query value of this parameter type must be.</summary>
+    private static string Expected(string type) => type.TrimEnd('?') switch
+    {
+        "Guid" => "is not a UUID.",
+        "int" or "long" or "Int32" or "Int64" => "is not a whole number.",
+        "bool" or "Boolean" => "is not true or false.",
+        "DateTimeOffset" or "DateTime" => "is not an ISO-8601 time.",
+        _ => "is not a valid value here.",
+    };
+
     /// <summary>The field at fault and what is wrong with it, as a caller of the API would put it.</summary>
     public static (string Field, string Message) Describe(BadHttpRequestException badRequest)
     {
@@ -42,7 +52,7 @@ public sealed partial class BadRequestBodyHandler(IProblemDetailsService problem
             return badRequest.Message.Contains("no body was provided", StringComparison.Ordinal)
                 ? ("body", "is required: send a JSON object with Content-Type: application/json.")
                 : badRequest.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) && ParameterName().Match(badRequest.Message) is { Success: true } parameter
-                    ? (parameter.Groups["name"].Value, $"'{parameter.Groups["value"].Value}' is not a valid value here.")
+                    ? (parameter.Groups["name"].Value, $"'{parameter.Groups["value"].Value}' {Expected(parameter.Groups["type"].Value)}")
                     : ("body", badRequest.Message);
         }
 

@@ -42,6 +42,10 @@ public static class Extensions
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
         });
         builder.Services.AddExceptionHandler<BadRequestBodyHandler>();
+        // A route or query value that does not bind (an id that is not a UUID, ?limit=abc) throws, so
+        // the handler above answers it with ProblemDetails naming the parameter; otherwise ASP.NET Core
+        // does so only in Development and answers a bare 400 in Production.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {

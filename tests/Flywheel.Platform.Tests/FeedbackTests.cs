@@ -214,6 +214,7 @@ public sealed class FeedbackTests(PlatformFixture fixture) : IAsyncLifetime
     {
         var notJson = await SendRawAsync(_predictor, "[ { \"prediction_id\": ", HttpStatusCode.BadRequest);
         Assert.Contains("not valid JSON", notJson.GetProperty("errors").GetProperty("body")[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal("The request body is not valid JSON.", notJson.GetProperty("title").GetString());
 
         var first = Guid.NewGuid();
         var items = Enumerable.Range(0, 10_001).Select(i => $$"""{"prediction_id":"{{(i == 0 ? first : Guid.NewGuid())}}","label":true}""");

@@ -128,6 +128,27 @@ public sealed class IngestionTests(PlatformFixture fixture)
         Assert.Equal(2, await StoredRowsAsync(model));
     }
 
+    [Theory]
+    [InlineData("GET", "/api/models/{model}/ingestions/not-a-uuid", "id", "'not-a-uuid' is not a UUID.")]
+    [InlineData("GET", "/api/models/{model}/snapshots/42/rows", "id", "'42' is not a UUID.")]
+    [InlineData("GET", "/api/models/{model}/versions/latest", "version", "'latest' is not a whole number.")]
+    [InlineData("GET", "/api/models/{model}/rollouts/first", "rolloutId", "'first' is not a UUID.")]
+    [InlineData("GET", "/api/training-runs/run-1", "runId", "'run-1' is not a UUID.")]
+    [InlineData("GET", "/api/batch-predictions/job-1/result", "jobId", "'job-1' is not a UUID.")]
+    [InlineData("DELETE", "/api/keys/my-key", "id", "'my-key' is not a UUID.")]
+    [InlineData("GET", "/api/models/{model}/ingestions/0194d3b2-6f1e-7a55-9c1e-2f0b5e4d3c21?limit=many", "limit", "'many' is not a whole number.")]
+    public async Task An_id_or_number_that_is_not_one_is_a_400_naming_the_parameter_not_a_404(string method, string path, string field, string message)
+    {
+        var (gateway, model) = await NewModelAsync();
+
+        using var response = await gateway.SendAsync(new HttpRequestMessage(new HttpMethod(method), path.Replace("{model}", model, StringComparison.Ordinal)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(message, problem.GetProperty("errors").GetProperty(field)[0].GetString());
+    }
+
     [Fact]
     public async Task A_ragged_row_is_rejected_at_its_line_and_the_rows_around_it_are_kept()
     {

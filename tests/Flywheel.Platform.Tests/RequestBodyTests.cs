@@ -77,7 +77,15 @@ public sealed class RequestBodyTests
     {
         Assert.Equal(("body", "is required: send a JSON object with Content-Type: application/json."),
             BadRequestBodyHandler.Describe(new BadHttpRequestException("Implicit body inferred for parameter \"request\" but no body was provided. Did you mean to use a Service instead?")));
-        Assert.Equal(("limit", "'abc' is not a valid value here."),
+        Assert.Equal(("limit", "'abc' is not a whole number."),
             BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"int limit\" from \"abc\".")));
+        Assert.Equal(("id", "'nope' is not a UUID."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"Guid id\" from \"nope\".")));
+        Assert.Equal(("verify", "'maybe' is not true or false."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"bool verify\" from \"maybe\".")));
+        Assert.Equal(("from", "'soon' is not an ISO-8601 time."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"DateTimeOffset? from\" from \"soon\".")));
+        Assert.Equal(("shape", "'x' is not a valid value here."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"Shape shape\" from \"x\".")));
     }
 }

@@ -53,7 +53,8 @@ public static class Requests
         }
         catch (JsonException exception)
         {
-            return (null, Invalid([new FieldError("body", "is not valid JSON: " + exception.Message.Split(" Path:", 2)[0])]));
+            // Not "does not match the model's inputs": feedback reads its body here too, and an unreadable body matches nothing.
+            return (null, Invalid([new FieldError("body", "is not valid JSON: " + exception.Message.Split(" Path:", 2)[0])], "The request body is not valid JSON."));
         }
         catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -184,12 +185,12 @@ public static class Requests
 
     private static string Shorten(string message) => message.Length <= 500 ? message : message[..500] + "…";
 
-    public static ProblemHttpResult Invalid(IReadOnlyList<FieldError> errors) =>
+    public static ProblemHttpResult Invalid(IReadOnlyList<FieldError> errors, string title = "The request does not match the model's inputs.") =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors
             .GroupBy(e => e.Field, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal))
         {
-            Title = "The request does not match the model's inputs.",
+            Title = title,
             Status = StatusCodes.Status400BadRequest,
         });
 

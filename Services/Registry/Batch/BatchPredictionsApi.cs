@@ -38,9 +38,9 @@ public static class BatchPredictionsApi
             .Accepts<BatchPredictionRequest>("application/json", "text/csv")
             .WithName("StartBatchPrediction")
             .WithSummary("Score a snapshot ({ version, snapshot_id }) or an uploaded CSV (?version=) with one model version.");
-        batch.MapGet("/batch-predictions/{jobId:guid}", GetAsync).WithName("GetBatchPrediction")
+        batch.MapGet("/batch-predictions/{jobId}", GetAsync).WithName("GetBatchPrediction")
             .WithSummary("A batch job's state, progress and result.");
-        batch.MapGet("/batch-predictions/{jobId:guid}/result", DownloadAsync)
+        batch.MapGet("/batch-predictions/{jobId}/result", DownloadAsync)
             .RequireAuthorization(Policies.Read)
             .WithName("DownloadBatchPrediction")
             .WithSummary("The result CSV: the input columns and the prediction columns, one record per input row.");

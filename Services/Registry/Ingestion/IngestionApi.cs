@@ -42,7 +42,7 @@ public static class IngestionApi
             .WithName("GetOnlineFeatures")
             .WithSummary("An entity's latest feature values from the online store (a viewer, operator or admin key).");
         data.MapGet("/ingestions", ListAsync).WithName("ListIngestions").WithSummary("The model's ingestions, newest first, with their counts.");
-        data.MapGet("/ingestions/{id:guid}", GetAsync)
+        data.MapGet("/ingestions/{id}", GetAsync)
             .RequireAuthorization(Policies.Read)
             .WithName("GetIngestion")
             .WithSummary("An ingestion's validation report and quarantined rows (a viewer, operator or admin key).");

@@ -32,7 +32,7 @@ public static class ApiKeysApi
         var keys = app.MapGroup("/api/keys").WithTags("Keys").RequireAuthorization(Policies.Administer);
         keys.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Create a key with its roles, models and limits; the key is in this response only.");
         keys.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("Every key, revoked ones too, without the keys themselves.");
-        keys.MapDelete("/{id:guid}", RevokeAsync).WithName("RevokeApiKey").WithSummary("Revoke a key: it stops working at once.");
+        keys.MapDelete("/{id}", RevokeAsync).WithName("RevokeApiKey").WithSummary("Revoke a key: it stops working at once.");
         // Any valid key may ask who it is: the console checks a key this way when an operator signs in with it.
         app.MapGet("/api/keys/me", Me).RequireAuthorization().WithTags("Keys").WithName("GetOwnApiKey")
             .WithSummary("The presented key's id, name and roles.");

@@ -36,11 +36,11 @@ public static class RolloutsApi
         api.MapPost("/rollouts", StartRolloutAsync).RequireAuthorization(Policies.Operate).WithName("StartRollout")
             .WithSummary("Roll a version out: shadow (optional), canary with automatic analysis, then promotion or rollback.");
         api.MapGet("/rollouts", ListRolloutsAsync).WithName("ListRollouts").WithSummary("The model's rollouts, newest first.");
-        api.MapGet("/rollouts/{rolloutId:guid}", GetRolloutAsync).WithName("GetRollout")
+        api.MapGet("/rollouts/{rolloutId}", GetRolloutAsync).WithName("GetRollout")
             .WithSummary("A rollout's state, timeline and every canary analysis with its checks.");
-        api.MapPost("/rollouts/{rolloutId:guid}/approve", ApproveAsync).RequireAuthorization(Policies.Operate).WithName("ApproveRollout")
+        api.MapPost("/rollouts/{rolloutId}/approve", ApproveAsync).RequireAuthorization(Policies.Operate).WithName("ApproveRollout")
             .WithSummary("Promote a passing canary that waits for approval.");
-        api.MapPost("/rollouts/{rolloutId:guid}/reject", RejectAsync).RequireAuthorization(Policies.Operate).WithName("RejectRollout")
+        api.MapPost("/rollouts/{rolloutId}/reject", RejectAsync).RequireAuthorization(Policies.Operate).WithName("RejectRollout")
             .WithSummary("Roll a rollout's new version back.");
     }
 

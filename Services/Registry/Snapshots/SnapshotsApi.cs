@@ -22,9 +22,9 @@ public static class SnapshotsApi
         var snapshots = app.MapGroup("/api/models/{model}/snapshots").WithTags("Snapshots");
         snapshots.MapPost("/", CreateAsync).RequireAuthorization(Policies.Operate).WithName("CreateSnapshot")
             .WithSummary("Freeze the labelled rows of a window into an immutable, hashed snapshot.");
-        snapshots.MapGet("/{id:guid}", GetAsync).WithName("GetSnapshot").WithSummary("A snapshot; verify=true re-hashes its rows.");
+        snapshots.MapGet("/{id}", GetAsync).WithName("GetSnapshot").WithSummary("A snapshot; verify=true re-hashes its rows.");
         // The rows are business data (PII included): a viewer, operator or admin key, as for the prediction log.
-        snapshots.MapGet("/{id:guid}/rows", GetRowsAsync).RequireAuthorization(Policies.Read).WithName("GetSnapshotRows")
+        snapshots.MapGet("/{id}/rows", GetRowsAsync).RequireAuthorization(Policies.Read).WithName("GetSnapshotRows")
             .WithSummary("A page of a snapshot's rows, in order (a viewer, operator or admin key).");
         return snapshots;
     }

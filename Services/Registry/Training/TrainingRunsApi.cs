@@ -36,7 +36,7 @@ public static class TrainingRunsApi
         runs.MapPost("/models/{model}/training-runs", StartAsync).RequireAuthorization(Policies.Operate).WithName("StartTrainingRun")
             .WithSummary("Train a new version of the model on a point-in-time snapshot of its data.");
         runs.MapGet("/models/{model}/training-runs", ListAsync).WithName("ListTrainingRuns").WithSummary("The model's training runs, newest first.");
-        runs.MapGet("/training-runs/{runId:guid}", GetAsync).WithName("GetTrainingRun").WithSummary("A run's state and its steps as they progress.");
+        runs.MapGet("/training-runs/{runId}", GetAsync).WithName("GetTrainingRun").WithSummary("A run's state and its steps as they progress.");
     }
 
     public static async Task<Results<Accepted<TrainingRunAccepted>, ValidationProblem, ProblemHttpResult>> StartAsync(

@@ -19,8 +19,8 @@ public static class VersionsApi
     {
         var versions = app.MapGroup("/api/models/{model}/versions").WithTags("Versions");
         versions.MapGet("/", ListAsync).WithName("ListVersions").WithSummary("The model's versions, newest first (without reference profiles).");
-        versions.MapGet("/{version:int}", GetAsync).WithName("GetVersion").WithSummary("One version with metrics, artifact, parity, lineage and reference profile.");
-        versions.MapGet("/{version:int}/artifact", DownloadAsync).WithName("DownloadArtifact").WithSummary("The version's ONNX model; X-Content-SHA256 carries its hash.");
+        versions.MapGet("/{version}", GetAsync).WithName("GetVersion").WithSummary("One version with metrics, artifact, parity, lineage and reference profile.");
+        versions.MapGet("/{version}/artifact", DownloadAsync).WithName("DownloadArtifact").WithSummary("The version's ONNX model; X-Content-SHA256 carries its hash.");
     }
 
     public static async Task<Results<Ok<VersionList>, ProblemHttpResult>> ListAsync(
