@@ -135,6 +135,11 @@ public sealed partial class ApiKeyStore(
                 }
 
                 _unknown[hex] = time.GetTimestamp() + Ticks(_unknownDuration);
+                if (Interlocked.Read(ref _evictions) != evictionsBefore)
+                {
+                    // An eviction (the key's creation, say) came between the check and the write.
+                    _unknown.TryRemove(hex, out _);
+                }
             }
 
             return null;

@@ -12,14 +12,22 @@ public sealed class GatewayOptions
     public long? DefaultDailyQuota { get; set; }
 
     /// <summary>
-    /// Requests per second from one client address (an IPv6 client by its /64) that no known key
-    /// vouches for: no key, an unknown or revoked one, or one not yet looked up while the address
-    /// is over this rate (so guessing keys costs the database nothing past it). The burst is one
-    /// second's worth; 0 turns the limit off. The address is the connection's peer as ASP.NET Core's
-    /// forwarded headers leave it: the services run with them on (<c>ASPNETCORE_FORWARDEDHEADERS_ENABLED</c>),
-    /// so behind Azure Container Apps' ingress it is the address the ingress saw the client at.
+    /// Requests per second from one client address (an IPv6 client by its /64), per gateway
+    /// replica, that no known key vouches for: no key, or an unknown or revoked one. The burst is
+    /// one second's worth; 0 turns the limit off. The address is the connection's peer as ASP.NET
+    /// Core's forwarded headers leave it: the services run with them on
+    /// (<c>ASPNETCORE_FORWARDEDHEADERS_ENABLED</c>), so behind Azure Container Apps' ingress it is the
+    /// address the ingress saw the client at.
     /// </summary>
     public int AnonymousRequestsPerSecond { get; set; } = 100;
+
+    /// <summary>
+    /// Lookups per second, from one client address per gateway replica, of keys the gateway has
+    /// not cached (each found key is then trusted for <see cref="KeyCacheDuration"/>, each unknown
+    /// one remembered for 5 s): the most a client guessing keys costs the database. The burst is
+    /// one second's worth; 0 turns the limit off.
+    /// </summary>
+    public int KeyLookupsPerSecond { get; set; } = 20;
 
     /// <summary>Largest predict, infer or feedback body; larger ones get 413 without reaching a worker.</summary>
     public long MaxDataPlaneBodyBytes { get; set; } = 4L << 20;
@@ -77,9 +85,9 @@ public sealed class GatewayOptions
             yield return "DefaultRequestsPerSecond must be at least 1.";
         }
 
-        if (AnonymousRequestsPerSecond < 0)
+        if (AnonymousRequestsPerSecond < 0 || KeyLookupsPerSecond < 0)
         {
-            yield return "AnonymousRequestsPerSecond must be 0 (off) or more.";
+            yield return "AnonymousRequestsPerSecond and KeyLookupsPerSecond must be 0 (off) or more.";
         }
 
         if (DefaultDailyQuota is < 1)

@@ -228,11 +228,24 @@ public sealed class GatewayTests(PlatformFixture fixture)
             await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "client");
         }
 
-        // Guessing keys is held to the same rate: every guess is a different unknown key.
+        // Guessing keys has a budget of its own, 20 lookups a second: every guess is a different unknown key.
         var guesser = $"203.0.113.{Random.Shared.Next(1, 255)}";
         var (guesses, stopped) = await SendUntilLimitedAsync(_ => SendFromAsync(gateway, guesser, "fw-not-a-key-" + Guid.NewGuid()));
-        stopped.Dispose();
-        Assert.True(guesses >= 100, $"limited after {guesses} guesses");
+        using (stopped)
+        {
+            Assert.True(guesses >= 20, $"limited after {guesses} guesses");
+            var problem = await stopped.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Contains("looked up at most 20 times a second", problem.GetProperty("errors").GetProperty("client")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        // The client over its anonymous rate can still use a valid key the gateway has never seen:
+        // its anonymous traffic does not use up its lookups.
+        var (fresh, _) = await InsertKeyAsync("predictor", models: null);
+        using (var unseen = await SendFromAsync(gateway, client, fresh))
+        {
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, unseen.StatusCode);
+            Assert.NotEqual(HttpStatusCode.Unauthorized, unseen.StatusCode);
+        }
 
         // A known key from the same client is held to its own limits, not the client's anonymous one.
         using (var keyed = await SendFromAsync(gateway, client, key))

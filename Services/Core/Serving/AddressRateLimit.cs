@@ -3,15 +3,17 @@ using System.Collections.Concurrent;
 namespace Flywheel.Core.Serving;
 
 /// <summary>
-/// A token bucket per client address (<see cref="ClientAddress.LimitKey"/>) for requests that no
-/// known API key vouches for: a burst of one second's worth, then <see cref="RequestsPerSecond"/>.
-/// At most <see cref="MaxAddresses"/> are tracked; past that, addresses whose bucket has refilled
-/// are forgotten (they would start full anyway), and if every one is busy the table starts
-/// afresh, so many addresses cannot fill memory. Time is passed in, as for <see cref="TokenBucket"/>.
+/// A token bucket per client address (<see cref="ClientAddress.LimitKey"/>): a burst of one
+/// second's worth, then <see cref="RequestsPerSecond"/>. At most <see cref="MaxAddresses"/> are
+/// tracked. When the table is full, addresses whose bucket has refilled are forgotten (they would
+/// start full anyway); if that frees too little, the half used least recently goes too, so many
+/// addresses can neither fill memory nor reset the limits of the clients sending now, and the
+/// scan runs once per many new addresses, not for each. Time is passed in, as for <see cref="TokenBucket"/>.
 /// </summary>
 public sealed class AddressRateLimit
 {
-    private readonly ConcurrentDictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _buckets = new(StringComparer.Ordinal);
+    private readonly Lock _sweep = new();
     private readonly long _ticksPerSecond;
 
     public AddressRateLimit(int requestsPerSecond, int maxAddresses, long ticksPerSecond)
@@ -31,47 +33,57 @@ public sealed class AddressRateLimit
     /// <summary>How many addresses are tracked now.</summary>
     public int Tracked => _buckets.Count;
 
-    /// <summary>Whether the address could send a request now, without counting one (an address not tracked could); if not, how long until it could.</summary>
-    public bool HasToken(string address, long now, out TimeSpan retryAfter)
-    {
-        if (_buckets.TryGetValue(address, out var bucket))
-        {
-            return bucket.HasToken(now, out retryAfter);
-        }
-
-        retryAfter = TimeSpan.Zero;
-        return true;
-    }
-
     /// <summary>Counts a request from the address, or says how long until it may send one.</summary>
     public bool TryTake(string address, long now, out TimeSpan retryAfter)
     {
-        if (!_buckets.TryGetValue(address, out var bucket))
+        if (!_buckets.TryGetValue(address, out var tracked))
         {
             if (_buckets.Count >= MaxAddresses)
             {
                 Sweep(now);
             }
 
-            bucket = _buckets.GetOrAdd(address, _ => new TokenBucket(RequestsPerSecond, RequestsPerSecond, now, _ticksPerSecond));
+            tracked = _buckets.GetOrAdd(address, _ => new Entry(new TokenBucket(RequestsPerSecond, RequestsPerSecond, now, _ticksPerSecond)));
         }
 
-        return bucket.TryTake(now, out retryAfter);
+        Volatile.Write(ref tracked.LastUsed, now);
+        return tracked.Bucket.TryTake(now, out retryAfter);
     }
 
     private void Sweep(long now)
     {
-        foreach (var (address, bucket) in _buckets)
+        lock (_sweep)
         {
-            if (bucket.IsFull(now))
+            if (_buckets.Count < MaxAddresses)
             {
-                _buckets.TryRemove(address, out _);
+                return;
+            }
+
+            foreach (var (address, tracked) in _buckets)
+            {
+                if (tracked.Bucket.IsFull(now))
+                {
+                    _buckets.TryRemove(address, out _);
+                }
+            }
+
+            // Too few had refilled: the least recently used half goes, so the next sweep is
+            // MaxAddresses / 2 new addresses away.
+            if (_buckets.Count > MaxAddresses / 2)
+            {
+                var oldest = _buckets.OrderBy(entry => Volatile.Read(ref entry.Value.LastUsed)).Take(_buckets.Count - (MaxAddresses / 2)).Select(entry => entry.Key).ToList();
+                foreach (var address in oldest)
+                {
+                    _buckets.TryRemove(address, out _);
+                }
             }
         }
+    }
 
-        if (_buckets.Count >= MaxAddresses)
-        {
-            _buckets.Clear();
-        }
+    private sealed class Entry(TokenBucket bucket)
+    {
+        public TokenBucket Bucket { get; } = bucket;
+
+        public long LastUsed;
     }
 }

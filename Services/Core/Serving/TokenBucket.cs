@@ -29,17 +29,6 @@ public sealed class TokenBucket
 
     public double Capacity { get; }
 
-    /// <summary>Whether a token could be taken now, without taking it; if not, how long until one could.</summary>
-    public bool HasToken(long now, out TimeSpan retryAfter)
-    {
-        lock (_lock)
-        {
-            Refill(now);
-            retryAfter = _tokens >= 1 ? TimeSpan.Zero : TimeSpan.FromSeconds((1 - _tokens) / RatePerSecond);
-            return _tokens >= 1;
-        }
-    }
-
     /// <summary>Whether the bucket has refilled completely: its caller has been quiet for as long as a burst takes to earn.</summary>
     public bool IsFull(long now)
     {

@@ -53,31 +53,37 @@ public sealed class KeyLimits(QuotaCounter quotas, TimeProvider time, IOptions<G
 }
 
 /// <summary>
-/// The limit on requests that no known key vouches for, per client address
-/// (<see cref="GatewayOptions.AnonymousRequestsPerSecond"/>).
+/// What a client address may ask of the gateway without a known key: requests that no known key
+/// vouches for (<see cref="GatewayOptions.AnonymousRequestsPerSecond"/>), and lookups of keys the
+/// gateway has not cached (<see cref="GatewayOptions.KeyLookupsPerSecond"/>). The two are apart so
+/// that neither can shut out the other: a client's anonymous traffic (console pages, probes) never
+/// keeps its valid keys from being looked up, and a known key, once cached, is held to its own limits only.
 /// </summary>
 public sealed class AnonymousLimits(TimeProvider time, IOptions<GatewayOptions> options)
 {
     public const int MaxAddresses = 10_000;
 
-    private readonly AddressRateLimit? _limit = options.Value.AnonymousRequestsPerSecond > 0
-        ? new AddressRateLimit(options.Value.AnonymousRequestsPerSecond, MaxAddresses, time.TimestampFrequency)
-        : null;
+    private readonly AddressRateLimit? _requests = Limit(options.Value.AnonymousRequestsPerSecond, time);
+    private readonly AddressRateLimit? _lookups = Limit(options.Value.KeyLookupsPerSecond, time);
 
-    public int RequestsPerSecond => _limit?.RequestsPerSecond ?? 0;
+    public int RequestsPerSecond => _requests?.RequestsPerSecond ?? 0;
+
+    public int LookupsPerSecond => _lookups?.RequestsPerSecond ?? 0;
 
     /// <summary>The name the request's client is limited under.</summary>
     public static string AddressOf(HttpContext context) => ClientAddress.LimitKey(context.Connection.RemoteIpAddress);
 
-    /// <summary>Whether the client may still send an anonymous request, without counting one.</summary>
-    public LimitDecision Peek(string address) =>
-        _limit is null || _limit.HasToken(address, time.GetTimestamp(), out var wait)
+    /// <summary>Counts a request no known key vouches for against the client's rate.</summary>
+    public LimitDecision CheckRequest(string address) => Take(_requests, address);
+
+    /// <summary>Counts a lookup of an uncached key against the client's rate, before the lookup is made.</summary>
+    public LimitDecision CheckLookup(string address) => Take(_lookups, address);
+
+    private LimitDecision Take(AddressRateLimit? limit, string address) =>
+        limit is null || limit.TryTake(address, time.GetTimestamp(), out var wait)
             ? LimitDecision.Allow
             : new(false, LimitDecision.Address, DailyQuota.RetryAfterSeconds(wait));
 
-    /// <summary>Counts an anonymous request against the client's rate.</summary>
-    public LimitDecision Check(string address) =>
-        _limit is null || _limit.TryTake(address, time.GetTimestamp(), out var wait)
-            ? LimitDecision.Allow
-            : new(false, LimitDecision.Address, DailyQuota.RetryAfterSeconds(wait));
+    private static AddressRateLimit? Limit(int perSecond, TimeProvider time) =>
+        perSecond > 0 ? new AddressRateLimit(perSecond, MaxAddresses, time.TimestampFrequency) : null;
 }

@@ -50,21 +50,24 @@ public sealed class AdmissionMiddleware(
         string? address = null;
         if (presented is not null && !keys.TryGetCached(presented, out key))
         {
-            // Only the database can say whether this key exists. A client over its anonymous rate
-            // is refused first, so guessing keys costs no lookup past that rate.
+            // Only the database can say whether this key exists. Lookups have a budget of their own
+            // per client, taken before the lookup, so guessing keys costs the database no more than
+            // that rate, however many guesses are in flight; a valid key needs one lookup in 30 s.
             address = AnonymousLimits.AddressOf(context);
-            if (anonymous.Peek(address) is { Allowed: false } full)
+            if (anonymous.CheckLookup(address) is { Allowed: false } lookups)
             {
-                await RefuseAnonymousAsync(context, full);
+                await RefuseAsync(context, lookups,
+                    $"Keys this gateway has not seen lately are looked up at most {anonymous.LookupsPerSecond} times a second for one client address; retry in {lookups.RetryAfterSeconds} s.");
                 return;
             }
 
             key = await keys.FindAsync(presented, context.RequestAborted);
         }
 
-        if (key is null && anonymous.Check(address ?? AnonymousLimits.AddressOf(context)) is { Allowed: false } refusedAnonymous)
+        if (key is null && anonymous.CheckRequest(address ?? AnonymousLimits.AddressOf(context)) is { Allowed: false } refusedAnonymous)
         {
-            await RefuseAnonymousAsync(context, refusedAnonymous);
+            await RefuseAsync(context, refusedAnonymous,
+                $"Requests without a known API key are limited to {anonymous.RequestsPerSecond} per second from one client address; retry in {refusedAnonymous.RetryAfterSeconds} s.");
             return;
         }
 
@@ -144,12 +147,11 @@ public sealed class AdmissionMiddleware(
         }
     }
 
-    private async Task RefuseAnonymousAsync(HttpContext context, LimitDecision refused)
+    private async Task RefuseAsync(HttpContext context, LimitDecision refused, string message)
     {
         metrics.Limited(refused.Limit!);
         context.Response.Headers.RetryAfter = refused.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests.", "client",
-            $"Requests without a known API key are limited to {anonymous.RequestsPerSecond} per second from one client address; retry in {refused.RetryAfterSeconds} s.");
+        await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests.", "client", message);
     }
 
     private static int Assign(string model, Deployment deployment, HttpRequest request, byte[] body)

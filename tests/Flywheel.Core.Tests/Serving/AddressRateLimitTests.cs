@@ -21,27 +21,6 @@ public sealed class AddressRateLimitTests
     }
 
     [Fact]
-    public void Peeking_counts_nothing_and_says_the_wait()
-    {
-        var limit = new AddressRateLimit(requestsPerSecond: 2, maxAddresses: 100, ticksPerSecond: Second);
-
-        // An address never seen has room, and peeking does not start tracking it.
-        Assert.True(limit.HasToken("a", 0, out var none));
-        Assert.Equal(TimeSpan.Zero, none);
-        Assert.Equal(0, limit.Tracked);
-
-        Assert.True(limit.TryTake("a", 0, out _));
-        for (var i = 0; i < 5; i++)
-        {
-            Assert.True(limit.HasToken("a", 0, out _));
-        }
-
-        Assert.True(limit.TryTake("a", 0, out _));
-        Assert.False(limit.HasToken("a", 0, out var wait));
-        Assert.Equal(TimeSpan.FromSeconds(0.5), wait);
-    }
-
-    [Fact]
     public void Past_the_most_addresses_the_quiet_ones_are_forgotten_and_the_busy_ones_kept()
     {
         var limit = new AddressRateLimit(requestsPerSecond: 1, maxAddresses: 3, ticksPerSecond: Second);
@@ -59,13 +38,33 @@ public sealed class AddressRateLimitTests
     }
 
     [Fact]
-    public void When_every_tracked_address_is_busy_the_table_starts_afresh_rather_than_grow()
+    public void When_every_tracked_address_is_busy_the_least_recently_used_half_goes_and_the_limited_clients_sending_now_stay_limited()
     {
-        var limit = new AddressRateLimit(requestsPerSecond: 1, maxAddresses: 3, ticksPerSecond: Second);
-        for (var i = 0; i < 10; i++)
+        var limit = new AddressRateLimit(requestsPerSecond: 1, maxAddresses: 4, ticksPerSecond: Second);
+        for (var i = 0; i < 4; i++)
         {
-            Assert.True(limit.TryTake($"a-{i}", 0, out _));
-            Assert.InRange(limit.Tracked, 1, 3);
+            Assert.True(limit.TryTake($"a-{i}", i, out _));
+        }
+
+        // a-3 is the one sending now: refused, and still refused once the table has made room.
+        Assert.False(limit.TryTake("a-3", 10, out _));
+        Assert.True(limit.TryTake("new", 11, out _));
+        Assert.Equal(3, limit.Tracked);
+        Assert.False(limit.TryTake("a-3", 12, out _));
+        Assert.False(limit.TryTake("new", 13, out _));
+
+        // a-0 and a-1 were used least recently and were forgotten: they start afresh.
+        Assert.True(limit.TryTake("a-0", 14, out _));
+    }
+
+    [Fact]
+    public void However_many_addresses_come_the_table_never_holds_more_than_its_most()
+    {
+        var limit = new AddressRateLimit(requestsPerSecond: 1, maxAddresses: 100, ticksPerSecond: Second);
+        for (var i = 0; i < 10_000; i++)
+        {
+            Assert.True(limit.TryTake($"a-{i}", i, out _));
+            Assert.InRange(limit.Tracked, 1, 100);
         }
     }
 
