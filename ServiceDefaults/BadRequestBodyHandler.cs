@@ -27,7 +27,9 @@ public sealed partial class BadRequestBodyHandler(IProblemDetailsService problem
             HttpContext = context,
             ProblemDetails = new ValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
             {
-                Title = "The request body could not be read.",
+                Title = field is "body" or "form" || badRequest.InnerException is JsonException
+                    ? "The request body could not be read."
+                    : "A value in the request's path or query could not be read.",
                 Status = badRequest.StatusCode,
             },
             Exception = exception,
@@ -49,11 +51,26 @@ public sealed partial class BadRequestBodyHandler(IProblemDetailsService problem
     {
         if (badRequest.InnerException is not JsonException json)
         {
-            return badRequest.Message.Contains("no body was provided", StringComparison.Ordinal)
-                ? ("body", "is required: send a JSON object with Content-Type: application/json.")
-                : badRequest.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) && ParameterName().Match(badRequest.Message) is { Success: true } parameter
-                    ? (parameter.Groups["name"].Value, $"'{parameter.Groups["value"].Value}' {Expected(parameter.Groups["type"].Value)}")
-                    : ("body", badRequest.Message);
+            var text = badRequest.Message;
+            if (text.Contains("no body was provided", StringComparison.Ordinal))
+            {
+                return ("body", "is required: send a JSON object with Content-Type: application/json.");
+            }
+
+            if (text.StartsWith("Failed to bind parameter", StringComparison.Ordinal) && ParameterName().Match(text) is { Success: true } parameter)
+            {
+                return (parameter.Groups["name"].Value, $"'{parameter.Groups["value"].Value}' {Expected(parameter.Groups["type"].Value)}");
+            }
+
+            if (RequiredParameter().Match(text) is { Success: true } required)
+            {
+                return (required.Groups["name"].Value, "is required.");
+            }
+
+            // A form post (the console's sign-in) whose anti-forgery token is missing, expired or another site's.
+            return text.Contains("anti-forgery", StringComparison.OrdinalIgnoreCase)
+                ? ("form", "did not come from this site's page, or the page has expired: reload it and send the form again.")
+                : ("body", text);
         }
 
         var field = json.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
@@ -166,6 +183,9 @@ public sealed partial class BadRequestBodyHandler(IProblemDetailsService problem
 
     [GeneratedRegex(@"^System\.Nullable`1\[(?<inner>.+)\]$")]
     private static partial Regex NullableOf();
+
+    [GeneratedRegex("""^Required parameter "(?<type>[^"]*) (?<name>[^"\s]+)" was not provided""")]
+    private static partial Regex RequiredParameter();
 
     [GeneratedRegex("""Failed to bind parameter "(?<type>[^"]*) (?<name>[^"\s]+)" from "(?<value>[^"]*)"\.""")]
     private static partial Regex ParameterName();

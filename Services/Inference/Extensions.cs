@@ -52,7 +52,7 @@ internal static class Extensions
         if (string.IsNullOrWhiteSpace(key) || key.Trim().Length < PiiRedaction.MinKeyLength)
         {
             throw new InvalidOperationException(
-                $"Flywheel:PiiKey must be set to a secret of at least {PiiRedaction.MinKeyLength} characters: PII features are logged only as pseudonyms under it (docs/serving.md, \"Prediction log\").");
+                $"Flywheel:PiiKey must be set to a secret of at least {PiiRedaction.MinKeyLength} characters: PII features are logged only as pseudonyms under it (docs/architecture.md, \"Prediction log\").");
         }
 
         return new PiiRedaction(key);

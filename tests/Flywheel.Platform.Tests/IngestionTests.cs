@@ -147,6 +147,7 @@ public sealed class IngestionTests(PlatformFixture fixture)
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(message, problem.GetProperty("errors").GetProperty(field)[0].GetString());
+        Assert.Equal("A value in the request's path or query could not be read.", problem.GetProperty("title").GetString());
     }
 
     [Fact]

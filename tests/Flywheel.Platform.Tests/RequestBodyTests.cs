@@ -85,6 +85,10 @@ public sealed class RequestBodyTests
             BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"bool verify\" from \"maybe\".")));
         Assert.Equal(("from", "'soon' is not an ISO-8601 time."),
             BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"DateTimeOffset? from\" from \"soon\".")));
+        Assert.Equal(("limit", "is required."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Required parameter \"int limit\" was not provided from query string.")));
+        Assert.Equal(("form", "did not come from this site's page, or the page has expired: reload it and send the form again."),
+            BadRequestBodyHandler.Describe(new BadHttpRequestException("Invalid anti-forgery token found when reading parameter \"SignInForm form\" from the request body as form.")));
         Assert.Equal(("shape", "'x' is not a valid value here."),
             BadRequestBodyHandler.Describe(new BadHttpRequestException("Failed to bind parameter \"Shape shape\" from \"x\".")));
     }

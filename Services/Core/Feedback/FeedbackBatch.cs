@@ -159,12 +159,8 @@ public static class FeedbackParser
             return null;
         }
 
-        var text = entity.ValueKind switch
-        {
-            JsonValueKind.String => entity.GetString(),
-            JsonValueKind.Number => entity.GetRawText(),
-            _ => null,
-        };
+        // A string, as predict, uploads and the labels API take it (JsonValueTypes).
+        var text = entity.ValueKind == JsonValueKind.String ? entity.GetString() : null;
         if (string.IsNullOrEmpty(text))
         {
             errors.Add(new(EntityIdField, "must be a non-empty string.", line, "type"));

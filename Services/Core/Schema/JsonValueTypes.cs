@@ -8,9 +8,10 @@ namespace Flywheel.Core.Schema;
 /// NDJSON and JSON event uploads): a number for a numeric feature, true or false for a boolean
 /// one, a string for a categorical one, and a string for the reserved columns. The same client
 /// code sends a model its data and its predictions, so both are held to the same types. Null is
-/// the value's absence, which the schema's own checks judge. Labels (the target column, the
-/// labels API, feedback) take any JSON scalar that reads as the target's type, as documented
-/// (docs/serving.md, "Feedback"); text formats (CSV) carry no types and are parsed from text.
+/// the value's absence, which the schema's own checks judge. The reserved columns are strings
+/// everywhere, the labels API and feedback included. A label (the target column, the labels API,
+/// feedback) takes any JSON scalar that reads as the target's type, as documented (docs/serving.md,
+/// "Feedback"); text formats (CSV) carry no types and are parsed from text.
 /// </summary>
 public static class JsonValueTypes
 {

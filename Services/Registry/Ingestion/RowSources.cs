@@ -79,6 +79,9 @@ public static class RowSources
         }
     }
 
+    // Each feature's type by name, once per schema (an upload's rows share one), not searched per value.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ModelSchema, Dictionary<string, FeatureType>> FeatureTypes = new();
+
     public static IEnumerable<SourceRow> Ndjson(TextReader text, ModelSchema schema, CancellationToken cancellationToken)
     {
         var line = 0L;
@@ -146,6 +149,7 @@ public static class RowSources
         }
 
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var featureTypes = FeatureTypes.GetValue(schema, s => s.Features.ToDictionary(f => f.Name, f => f.Type, StringComparer.Ordinal));
         List<FieldError>? typeErrors = null;
         foreach (var property in element.EnumerateObject())
         {
@@ -159,8 +163,8 @@ public static class RowSources
                 _ => value.GetRawText(),
             };
             // The target is a label and read from its text, as labels and feedback are.
-            var problem = schema.Features.FirstOrDefault(f => f.Name == property.Name) is { } feature
-                ? JsonValueTypes.FeatureProblem(feature.Type, value)
+            var problem = featureTypes.TryGetValue(property.Name, out var type)
+                ? JsonValueTypes.FeatureProblem(type, value)
                 : ModelSchema.ReservedColumns.Contains(property.Name)
                     ? JsonValueTypes.TextProblem(value)
                     : null;

@@ -96,6 +96,7 @@ public sealed class FeedbackParserTests
     [InlineData("""{ "entity_id": "c-1", "event_time": "yesterday", "label": true }""", "event_time", "time")]
     [InlineData("""{ "entity_id": "c-1", "event_time": 1767225600, "label": true }""", "event_time", "time")]
     [InlineData("""{ "entity_id": "", "event_time": "2026-01-01T00:00:00Z", "label": true }""", "entity_id", "type")]
+    [InlineData("""{ "entity_id": 17, "event_time": "2026-01-01T00:00:00Z", "label": true }""", "entity_id", "type")]
     [InlineData("""{ "prediction_id": "0194d3b2-6f1e-7a55-9c1e-2f0b5e4d3c21", "label": true, "score": 0.4 }""", "score", "unknown_column")]
     [InlineData("""[ 17 ]""", "body", "format")]
     public void Each_kind_of_bad_item_names_its_field_and_line(string item, string field, string code)
