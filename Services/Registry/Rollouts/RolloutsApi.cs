@@ -26,6 +26,9 @@ public static class RolloutsApi
     /// <summary>Rollout states (the saga's) in which a rollout still holds the model's traffic.</summary>
     public static readonly string[] ActiveStates = ["Shadowing", "Canary", "AwaitingApproval", "Promoting", "RollingBack"];
 
+    /// <summary>The states a rollout ends in; until its row reaches one, a requested rollout keeps others out.</summary>
+    public static readonly string[] FinalStates = ["Promoted", "RolledBack", "Failed"];
+
     public static void MapRolloutsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/models/{model}").WithTags("Rollouts");
@@ -255,12 +258,14 @@ public static class RolloutsApi
     public static readonly TimeSpan PendingRolloutHold = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// A rollout of the model requested (and committed) but not yet started by the orchestrator,
-    /// which creates its row when it takes the request: without this, two requests moments apart
-    /// both found no rollout in progress and both ran. The model's row lock serialises the
-    /// requests, so the second one sees the first's audit entry. A request the orchestrator has not
-    /// taken within <see cref="PendingRolloutHold"/> (it was down) no longer blocks; the orchestrator
-    /// refuses a rollout while another is in progress in any case.
+    /// A rollout of the model requested (and committed) whose row has not reached a final state:
+    /// not yet taken by the orchestrator, which creates its row when it takes the request, or taken
+    /// and in any state but an ending one. Without this, two requests moments apart both found no
+    /// rollout in progress and both ran; and a CI run saw two of three concurrent requests accepted
+    /// with the first not yet counted as active, so a row is trusted to have ended only when it says
+    /// so. The model's row lock serialises the requests, so the second one sees the first's audit
+    /// entry. A request older than <see cref="PendingRolloutHold"/> no longer blocks here (the
+    /// orchestrator refuses a rollout while another is in progress in any case).
     /// </summary>
     private static async Task<(Guid RolloutId, DateTimeOffset At)?> PendingRolloutAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string model, CancellationToken cancellationToken)
@@ -268,11 +273,13 @@ public static class RolloutsApi
         await using var command = new NpgsqlCommand("""
             SELECT (a.detail->>'rollout_id')::uuid, a.at FROM registry.audit_log a
             WHERE a.subject = $1 AND a.action = 'rollout.requested' AND a.at > now() - $2
-              AND NOT EXISTS (SELECT 1 FROM orchestration.rollouts r WHERE r.correlation_id = (a.detail->>'rollout_id')::uuid)
+              AND NOT EXISTS (SELECT 1 FROM orchestration.rollouts r
+                              WHERE r.correlation_id = (a.detail->>'rollout_id')::uuid AND r.current_state = ANY($3))
             ORDER BY a.at DESC LIMIT 1
             """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = model });
         command.Parameters.Add(new NpgsqlParameter { Value = PendingRolloutHold });
+        command.Parameters.Add(new NpgsqlParameter { Value = FinalStates });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)) : null;
     }
