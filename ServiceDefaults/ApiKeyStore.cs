@@ -88,7 +88,13 @@ public sealed partial class ApiKeyStore(
             return true;
         }
 
-        var hex = ApiKeyHash.Hex(ApiKeyHash.Compute(presented));
+        return FromMemory(ApiKeyHash.Hex(ApiKeyHash.Compute(presented)), out key);
+    }
+
+    /// <summary>True with the key when it is cached, true with null when it is remembered as unknown, false otherwise.</summary>
+    private bool FromMemory(string hex, out CallerKey? key)
+    {
+        key = null;
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(hex, out var cached) && now < cached.ExpiresAt)
         {
@@ -109,15 +115,9 @@ public sealed partial class ApiKeyStore(
 
         var hash = ApiKeyHash.Compute(presented);
         var hex = ApiKeyHash.Hex(hash);
-        var now = time.GetTimestamp();
-        if (_cache.TryGetValue(hex, out var cached) && now < cached.ExpiresAt)
+        if (FromMemory(hex, out var remembered))
         {
-            return cached.Key;
-        }
-
-        if (_unknown.TryGetValue(hex, out var unknownUntil) && now < unknownUntil)
-        {
-            return null;
+            return remembered;
         }
 
         var evictionsBefore = Interlocked.Read(ref _evictions);

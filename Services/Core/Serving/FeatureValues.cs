@@ -55,15 +55,16 @@ public static class FeatureValues
             return null;
         }
 
+        // The JSON type each feature takes, as uploads hold their rows to it too.
+        if (JsonValueTypes.FeatureProblem(feature.Type, value) is { } wrongType)
+        {
+            problem = (wrongType, "type");
+            return null;
+        }
+
         switch (feature.Type)
         {
             case FeatureType.Numeric:
-                if (value.ValueKind != JsonValueKind.Number)
-                {
-                    problem = ($"must be a JSON number, not {Describe(value)}.", "type");
-                    return null;
-                }
-
                 if (!value.TryGetDouble(out var number) || !double.IsFinite(number))
                 {
                     problem = ("must be a finite number.", "type");
@@ -91,20 +92,9 @@ public static class FeatureValues
                 return number;
 
             case FeatureType.Boolean:
-                if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                {
-                    return Box(value.ValueKind == JsonValueKind.True);
-                }
-
-                problem = ($"must be true or false, not {Describe(value)}.", "type");
-                return null;
+                return Box(value.ValueKind == JsonValueKind.True);
 
             default:
-                if (value.ValueKind != JsonValueKind.String)
-                {
-                    problem = ($"must be a string (a category), not {Describe(value)}.", "type");
-                    return null;
-                }
 
                 var text = value.GetString()!;
                 if (text.Length > MaxTextLength)
