@@ -4,6 +4,7 @@ using Flywheel.Security;
 using Flywheel.Gateway.Limits;
 using Flywheel.Gateway.Proxy;
 using Flywheel.Gateway.Traffic;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
@@ -39,6 +40,10 @@ internal static class Extensions
             services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.LocalSocketDirectory,
             services.GetRequiredService<ILogger<LocalSocketConnector>>()));
         builder.Services.AddSingleton<DirectForwarder>();
+        builder.Services.AddSingleton<IDataPlaneAdmission, DataPlaneAdmission>();
+        builder.Services.AddSingleton<DataPlaneConnections>();
+        // Every endpoint's connections pass the fast path first; it hands the rest to Kestrel's HTTP handler.
+        builder.Services.Configure<KestrelServerOptions>(DataPlaneConnections.InFrontOfEveryEndpoint);
         builder.Services.AddSingleton<ShadowMirror>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ShadowMirror>());
         // Shadows go straight to inference once: a retried shadow would be a second logged prediction.

@@ -75,6 +75,14 @@ public sealed class GatewayOptions
     /// </summary>
     public bool DirectForwarding { get; set; } = true;
 
+    /// <summary>
+    /// Reads predict and infer calls in their plainest form straight off the connection, admits
+    /// them by the admission middleware's rules and forwards them directly, without ASP.NET Core's
+    /// HTTP pipeline; at the first request it does not take, the connection goes to the pipeline
+    /// (docs/serving.md, "The fast path"). Needs <see cref="DirectForwarding"/>.
+    /// </summary>
+    public bool FastPath { get; set; } = true;
+
     /// <summary>How long an idle direct connection to a worker is kept for the next call.</summary>
     public TimeSpan DirectConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 

@@ -530,7 +530,7 @@ public sealed class DirectForwarderTests : IAsyncLifetime
     }
 
     /// <summary>A loopback port that refuses every connection for as long as the socket is held (bound, never listening).</summary>
-    private static Socket RefusingPort(out int port)
+    internal static Socket RefusingPort(out int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

@@ -56,6 +56,17 @@ public sealed class GatewayTransportTests
     }
 
     [Theory]
+    [InlineData(null, null, true)]
+    [InlineData("false", null, false)]
+    [InlineData(null, "false", false)]
+    public async Task Predictions_are_read_off_the_connection_by_default_and_either_setting_leaves_them_to_the_pipeline(string? fastPath, string? direct, bool enabled)
+    {
+        await using var services = GatewayServices(new() { ["FastPath"] = fastPath, ["DirectForwarding"] = direct });
+
+        Assert.Equal(enabled, services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneConnections>().Enabled);
+    }
+
+    [Theory]
     [InlineData("00:00:00.500")]
     [InlineData("00:02:01")]
     public void An_idle_limit_for_direct_connections_outside_one_second_to_two_minutes_is_refused(string limit)
@@ -69,13 +80,16 @@ public sealed class GatewayTransportTests
     }
 
     /// <summary>The gateway's services as its host registers them, with one gateway setting given (or left unset).</summary>
-    private static ServiceProvider GatewayServices(string setting, string? value)
+    private static ServiceProvider GatewayServices(string setting, string? value) => GatewayServices(new() { [setting] = value });
+
+    /// <summary>The gateway's services as its host registers them, with the gateway settings given (a null value left unset).</summary>
+    private static ServiceProvider GatewayServices(Dictionary<string, string?> settings)
     {
         var builder = WebApplication.CreateBuilder();
         // Registration only: nothing here connects to them.
         builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
         builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";
-        if (value is not null)
+        foreach (var (setting, value) in settings.Where(setting => setting.Value is not null))
         {
             builder.Configuration[$"{GatewayOptions.Section}:{setting}"] = value;
         }

@@ -34,14 +34,14 @@ public sealed partial class DirectForwarder : IDisposable
     /// <summary>How long connecting to a worker may take; a local one answers or refuses at once.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-    private static readonly HashSet<string> RequestHeadersNotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    internal static readonly HashSet<string> RequestHeadersNotForwarded = new(StringComparer.OrdinalIgnoreCase)
     {
         "Host", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect",
         "Content-Length", "traceparent", "tracestate", "baggage", "Request-Id", "Correlation-Context",
         "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
     };
 
-    private static readonly HashSet<string> ResponseHeadersNotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    internal static readonly HashSet<string> ResponseHeadersNotForwarded = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Trailer", "Content-Length",
     };
@@ -85,6 +85,27 @@ public sealed partial class DirectForwarder : IDisposable
     /// </summary>
     public async ValueTask<bool> TryForwardAsync(HttpContext context, byte[] body)
     {
+        if (!Enabled)
+        {
+            return false;
+        }
+
+        var request = context.Request;
+        var target = request.PathBase.ToUriComponent() + request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
+        return CanForward(request, target) && await ForwardAsync(new ContextCall(context, target, body));
+    }
+
+    /// <summary>Whether a call would find a destination it can reach directly now.</summary>
+    internal bool CanTake() =>
+        Enabled && _proxy.TryGetCluster(GatewayRoutes.InferenceCluster, out var cluster) &&
+        cluster.DestinationsState.AllDestinations.Any(destination => EndpointOf(destination) is not null);
+
+    /// <summary>
+    /// Forwards the call and writes the worker's answer (or a 502) to its caller. False when it did
+    /// not take the call: no destination it can reach directly.
+    /// </summary>
+    internal async ValueTask<bool> ForwardAsync(ForwardedCall call)
+    {
         if (!Enabled || !_proxy.TryGetCluster(GatewayRoutes.InferenceCluster, out var cluster))
         {
             return false;
@@ -96,9 +117,7 @@ public sealed partial class DirectForwarder : IDisposable
             destinations = cluster.DestinationsState.AllDestinations;
         }
 
-        var request = context.Request;
-        var target = request.PathBase.ToUriComponent() + request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
-        if (destinations.Count == 0 || !CanForward(request, target))
+        if (destinations.Count == 0)
         {
             return false;
         }
@@ -114,27 +133,26 @@ public sealed partial class DirectForwarder : IDisposable
         var ok = false;
         try
         {
-            var failure = await ExchangeAsync(context, target, body, cluster, destination, endpoint, alone);
-            if (failure is { Error: ForwarderError.Request, MayHaveReachedWorker: false } && !context.Response.HasStarted &&
+            var failure = await ExchangeAsync(call, cluster, destination, endpoint, alone);
+            if (failure is { Error: ForwarderError.Request, MayHaveReachedWorker: false } && !call.ResponseStarted &&
                 destinations.Where(other => other != destination && EndpointOf(other) is not null).ToList() is { Count: > 0 } others)
             {
                 // Nothing reached a worker: another one gets the request.
                 var next = others[Random.Shared.Next(others.Count)];
                 _metrics.Retried(GatewayRoutes.InferenceCluster);
-                context.Features.Set<IForwarderErrorFeature>(null);
-                failure = await ExchangeAsync(context, target, body, cluster, next, EndpointOf(next)!, alone);
+                call.ClearError();
+                failure = await ExchangeAsync(call, cluster, next, EndpointOf(next)!, alone);
             }
 
-            if (failure is not null && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            if (failure is not null && !call.ResponseStarted && !call.Aborted.IsCancellationRequested)
             {
-                context.Response.Clear();
-                await Problems.WriteAsync(context, StatusCodes.Status502BadGateway, "The inference service did not answer.", "inference",
+                await call.WriteProblemAsync(StatusCodes.Status502BadGateway, "The inference service did not answer.", "inference",
                     failure.MayHaveReachedWorker
                         ? "The connection to the inference worker failed before it answered; the prediction may or may not have been made."
                         : "No inference worker could be reached; nothing was predicted.");
             }
 
-            ok = failure is null && !context.RequestAborted.IsCancellationRequested;
+            ok = failure is null && !call.Aborted.IsCancellationRequested;
         }
         finally
         {
@@ -147,14 +165,14 @@ public sealed partial class DirectForwarder : IDisposable
 
     /// <summary>One exchange with one destination; null when the worker's whole answer reached the caller.</summary>
     private async ValueTask<Failure?> ExchangeAsync(
-        HttpContext context, string target, byte[] body, ClusterState cluster, DestinationState destination, DnsEndPoint endpoint, bool alone)
+        ForwardedCall call, ClusterState cluster, DestinationState destination, DnsEndPoint endpoint, bool alone)
     {
-        var aborted = context.RequestAborted;
-        using var activity = Source.StartActivity("POST", ActivityKind.Client);
+        var aborted = call.Aborted;
+        using var activity = call.Traced ? Source.StartActivity("POST", ActivityKind.Client) : null;
         activity?.SetTag("http.request.method", "POST");
         activity?.SetTag("server.address", endpoint.Host);
         activity?.SetTag("server.port", endpoint.Port);
-        using var request = BuildRequest(context, target, body, endpoint, activity ?? Activity.Current);
+        using var request = call.BuildRequest(endpoint, activity ?? Activity.Current);
 
         // A blocking connect answers at once only on this host.
         var blocking = alone && LocalSocketConnector.IsLoopback(endpoint.Host);
@@ -176,7 +194,7 @@ public sealed partial class DirectForwarder : IDisposable
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                     LogConnectFailed(endpoint.Host, endpoint.Port, exception.Message);
                     // After a kept-alive connection failed mid-exchange, the request may have reached that worker.
-                    return Fail(context, cluster, destination, new Failure(ForwarderError.Request, exception, MayHaveReachedWorker: sent));
+                    return Fail(call, cluster, destination, new Failure(ForwarderError.Request, exception, MayHaveReachedWorker: sent));
                 }
             }
 
@@ -204,17 +222,9 @@ public sealed partial class DirectForwarder : IDisposable
                     }
 
                     activity?.SetTag("http.response.status_code", head.Status);
-                    var response = context.Response;
-                    response.StatusCode = head.Status;
-                    foreach (var (name, value) in head.Headers)
-                    {
-                        if (!ResponseHeadersNotForwarded.Contains(name))
-                        {
-                            response.Headers.Append(name, value);
-                        }
-                    }
-
-                    await CopyBodyAsync(connection, head, response, aborted);
+                    call.StartResponse(head);
+                    await CopyBodyAsync(connection, head, call, aborted);
+                    await call.EndResponseAsync(aborted);
                     reusable = head.KeepAlive;
                 }
 
@@ -229,7 +239,7 @@ public sealed partial class DirectForwarder : IDisposable
                 }
 
                 connection = null;
-                Report(context, cluster, destination, failure: null);
+                Report(call, cluster, destination, failure: null);
                 return null;
             }
             catch (Exception exception) when (exception is SocketException or IOException or ObjectDisposedException or WorkerProtocolException)
@@ -250,14 +260,14 @@ public sealed partial class DirectForwarder : IDisposable
 
                 activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                 LogExchangeFailed(endpoint.Host, endpoint.Port, exception.Message);
-                var started = context.Response.HasStarted;
+                var started = call.ResponseStarted;
                 if (started)
                 {
                     // Part of the answer went out: the caller must see a broken response, not a short one.
-                    context.Abort();
+                    call.Abort();
                 }
 
-                return Fail(context, cluster, destination,
+                return Fail(call, cluster, destination,
                     new Failure(started ? ForwarderError.ResponseBodyDestination : ForwarderError.Request, exception, MayHaveReachedWorker: true));
             }
             catch
@@ -292,7 +302,7 @@ public sealed partial class DirectForwarder : IDisposable
         }
     }
 
-    private static async ValueTask CopyBodyAsync(WorkerConnection connection, ResponseHead head, HttpResponse response, CancellationToken cancellationToken)
+    private static async ValueTask CopyBodyAsync(WorkerConnection connection, ResponseHead head, ForwardedCall call, CancellationToken cancellationToken)
     {
         if (!head.HasBody)
         {
@@ -301,8 +311,7 @@ public sealed partial class DirectForwarder : IDisposable
 
         if (head.ContentLength is { } length)
         {
-            response.ContentLength = length;
-            await CopyAsync(connection, response, length, cancellationToken);
+            await CopyAsync(connection, call, length, cancellationToken);
             return;
         }
 
@@ -313,7 +322,7 @@ public sealed partial class DirectForwarder : IDisposable
             {
                 if (!connection.Buffered.IsEmpty)
                 {
-                    await response.Body.WriteAsync(connection.BufferedMemory, cancellationToken);
+                    await call.WriteBodyAsync(connection.BufferedMemory, cancellationToken);
                     connection.Consume(connection.Buffered.Length);
                 }
 
@@ -345,7 +354,7 @@ public sealed partial class DirectForwarder : IDisposable
                 return;
             }
 
-            await CopyAsync(connection, response, size, cancellationToken);
+            await CopyAsync(connection, call, size, cancellationToken);
             while (connection.Buffered.Length < 2)
             {
                 await FillOrThrowAsync(connection, cancellationToken);
@@ -360,7 +369,7 @@ public sealed partial class DirectForwarder : IDisposable
         }
     }
 
-    private static async ValueTask CopyAsync(WorkerConnection connection, HttpResponse response, long length, CancellationToken cancellationToken)
+    private static async ValueTask CopyAsync(WorkerConnection connection, ForwardedCall call, long length, CancellationToken cancellationToken)
     {
         var remaining = length;
         while (remaining > 0)
@@ -371,7 +380,7 @@ public sealed partial class DirectForwarder : IDisposable
             }
 
             var take = (int)Math.Min(remaining, connection.Buffered.Length);
-            await response.Body.WriteAsync(connection.BufferedMemory[..take], cancellationToken);
+            await call.WriteBodyAsync(connection.BufferedMemory[..take], cancellationToken);
             connection.Consume(take);
             remaining -= take;
         }
@@ -386,7 +395,7 @@ public sealed partial class DirectForwarder : IDisposable
     }
 
     /// <summary>The request as YARP would send it: the caller's headers but hop-by-hop ones, the destination as host, X-Forwarded-*, the trace context.</summary>
-    private static RequestBytes BuildRequest(HttpContext context, string target, byte[] body, DnsEndPoint endpoint, Activity? activity)
+    internal static RequestBytes BuildRequest(HttpContext context, string target, byte[] body, DnsEndPoint endpoint, Activity? activity)
     {
         var request = context.Request;
         var bytes = new RequestBytes(512 + body.Length);
@@ -459,20 +468,16 @@ public sealed partial class DirectForwarder : IDisposable
         return true;
     }
 
-    private Failure Fail(HttpContext context, ClusterState cluster, DestinationState destination, Failure failure)
+    private Failure Fail(ForwardedCall call, ClusterState cluster, DestinationState destination, Failure failure)
     {
-        Report(context, cluster, destination, failure);
+        Report(call, cluster, destination, failure);
         return failure;
     }
 
     /// <summary>Tells YARP's passive health policy for the cluster how the exchange went, as YARP's own forwarder does after each request.</summary>
-    private void Report(HttpContext context, ClusterState cluster, DestinationState destination, Failure? failure)
+    private void Report(ForwardedCall call, ClusterState cluster, DestinationState destination, Failure? failure)
     {
-        if (failure is not null)
-        {
-            context.Features.Set<IForwarderErrorFeature>(new ForwardError(failure.Error, failure.Exception));
-        }
-
+        var context = call.HealthContext(failure is null ? null : new ForwardError(failure.Error, failure.Exception));
         if (cluster.Model.Config.HealthCheck?.Passive is { Enabled: true } passive &&
             _passivePolicies.TryGetValue(passive.Policy ?? HealthCheckConstants.PassivePolicy.TransportFailureRate, out var policy))
         {
@@ -487,9 +492,9 @@ public sealed partial class DirectForwarder : IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    private sealed record Failure(ForwarderError Error, Exception Exception, bool MayHaveReachedWorker);
+    internal sealed record Failure(ForwarderError Error, Exception Exception, bool MayHaveReachedWorker);
 
-    private sealed class ForwardError(ForwarderError error, Exception exception) : IForwarderErrorFeature
+    internal sealed class ForwardError(ForwarderError error, Exception exception) : IForwarderErrorFeature
     {
         public ForwarderError Error { get; } = error;
 

@@ -121,7 +121,7 @@ public sealed class AdmissionMiddleware(
         var version = serving.Call == ServingCall.InferVersion ? request.Path.Value!.Split('/')[^2] : "";
         if (serving.IsSplit && deployments.TryGet(model, out var deployment))
         {
-            var assigned = Assign(model, deployment, request, body);
+            var assigned = Assign(model, deployment, request.Headers, body);
             request.Headers[ServingHeaders.Traffic] = assigned == deployment.Production ? TrafficRoles.Production : TrafficRoles.Canary;
             version = assigned.ToString(CultureInfo.InvariantCulture);
             if (deployment.Shadow is { } shadow && shadow.Version != assigned && TrafficSplit.Mirror(shadow.Percent, Random.Shared.NextDouble()))
@@ -154,13 +154,17 @@ public sealed class AdmissionMiddleware(
         await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests.", "client", message);
     }
 
-    private static int Assign(string model, Deployment deployment, HttpRequest request, byte[] body)
+    /// <summary>The version a split call goes to: by its sticky key where the deployment names one, else by chance.</summary>
+    internal static int Assign(string model, Deployment deployment, IHeaderDictionary headers, byte[] body) =>
+        Assign(model, deployment, header => headers[header].FirstOrDefault(value => !string.IsNullOrEmpty(value)), body);
+
+    internal static int Assign(string model, Deployment deployment, Func<string, string?> header, byte[] body)
     {
         var sticky = StickySource.Parse(deployment.StickyBy);
         var stickyKey = sticky.Kind switch
         {
             StickyKind.EntityId => TrafficSplit.FirstEntityId(body),
-            StickyKind.Header => request.Headers[sticky.Header!].FirstOrDefault(value => !string.IsNullOrEmpty(value)),
+            StickyKind.Header => header(sticky.Header!),
             _ => null,
         };
         return TrafficSplit.Assign(model, deployment.Production, deployment.Canary?.Version, deployment.Canary?.Percent ?? 0, stickyKey, Random.Shared.NextDouble());
