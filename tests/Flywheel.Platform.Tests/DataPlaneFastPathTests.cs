@@ -61,6 +61,7 @@ public sealed partial class DataPlaneFastPathTests : IAsyncLifetime
             request.Headers.Add("X-Custom", "kept");
             request.Headers.Add(ServingHeaders.Version, "99");
             request.Headers.Add(ServingHeaders.Traffic, "canary");
+            request.Headers.Add("X-Forwarded-Host", "elsewhere");
             using var response = await client.SendAsync(request);
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -139,6 +140,29 @@ public sealed partial class DataPlaneFastPathTests : IAsyncLifetime
         Assert.Equal(1, front.FastPath.Taken);
         Assert.Equal(1, front.FastPath.HandedOff);
         Assert.Equal(2, front.PipelineRequests);
+    }
+
+    [Theory]
+    [InlineData("a key the admission does not know", "Authorization: Bearer bad\r\nContent-Length: 4\r\n", "\r\nbody")]
+    [InlineData("a chunked body", "Authorization: Bearer good\r\n", "Transfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n")]
+    [InlineData("a key the admission does not know, the body later", "Authorization: Bearer bad\r\nContent-Length: 4\r\n\r\n", "body")]
+    public async Task A_request_that_arrives_in_pieces_and_is_not_taken_reaches_the_pipeline_whole(string form, string first, string second)
+    {
+        var worker = await StartWorkerAsync();
+        var front = await StartFrontAsync([worker.Address]);
+        using var connection = await RawConnection.OpenAsync(front.Port);
+
+        await connection.SendAsync($"POST {Predict} HTTP/1.1\r\nHost: front\r\n" + first);
+        await Task.Delay(200);
+        await connection.SendAsync(second);
+        var response = await connection.ReadResponseAsync();
+
+        Assert.True(response.Status == 200, $"{form}: {response.Status} {response.Body}");
+        var echo = JsonSerializer.Deserialize<Echo>(response.Body, JsonSerializerOptions.Web)!;
+        Assert.Equal("body", echo.Body);
+        Assert.Equal("pipeline", echo.Traffic);
+        Assert.Equal(0, front.FastPath.Taken);
+        Assert.Equal(1, front.FastPath.HandedOff);
     }
 
     [Theory]
@@ -342,8 +366,8 @@ public sealed partial class DataPlaneFastPathTests : IAsyncLifetime
 
         public int[] Statuses => [.. _completed];
 
-        public AdmittedCall? TryAdmit(DataPlaneRequest request, byte[] body) =>
-            request.PresentedKey == "good" ? new AdmittedCall(request.Serving.Model!, 7, TrafficRoles.Production, null) : null;
+        public ValueTask<AdmittedCall?> TryAdmitAsync(DataPlaneRequest request, byte[] body, IPAddress? client, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(request.PresentedKey == "good" ? new AdmittedCall(request.Serving.Model!, 7, TrafficRoles.Production, null) : null);
 
         public void Completed(AdmittedCall call, int status) => _completed.Enqueue(status);
     }

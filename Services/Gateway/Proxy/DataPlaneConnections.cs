@@ -50,6 +50,7 @@ internal sealed partial class DataPlaneConnections
     private readonly long _maxBodyBytes;
     private readonly TimeSpan _keepAlive;
     private readonly TimeSpan _headersTimeout;
+    private readonly MinDataRate? _minBodyRate;
     private readonly TimeSpan _callTimeout;
     private readonly double _traceRatio;
     private readonly bool _forwardedHeaders;
@@ -73,10 +74,11 @@ internal sealed partial class DataPlaneConnections
         _maxBodyBytes = options.Value.MaxDataPlaneBodyBytes;
         _keepAlive = kestrel.Value.Limits.KeepAliveTimeout;
         _headersTimeout = kestrel.Value.Limits.RequestHeadersTimeout;
+        _minBodyRate = kestrel.Value.Limits.MinRequestBodyDataRate;
         _callTimeout = GatewayRoutes.InferenceTimeout;
         _traceRatio = PredictionTracing.ParseRatio(configuration[PredictionTracing.RatioKey]);
         // As ASP.NET Core's own switch (ASPNETCORE_FORWARDEDHEADERS_ENABLED) reads it.
-        _forwardedHeaders = bool.TryParse(configuration["FORWARDEDHEADERS_ENABLED"], out var forwarded) && forwarded;
+        _forwardedHeaders = string.Equals(configuration["FORWARDEDHEADERS_ENABLED"], "true", StringComparison.OrdinalIgnoreCase);
         _requests = meters.Create(GatewayMetrics.MeterName).CreateCounter<long>("flywheel.gateway.fast_path", "{request}",
             "Predict and infer calls the data-plane fast path answered (taken), and connections it handed to the HTTP pipeline (handed_off).");
         if (Enabled)
@@ -112,76 +114,111 @@ internal sealed partial class DataPlaneConnections
         var input = connection.Transport.Input;
         var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         using var timer = new CancellationTokenSource();
-        // Reading waits for the next request until the keep-alive limit, the client leaving or a shutdown;
-        // a call, once read, runs to its end unless the client leaves or its time is up.
-        using var reading = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, connection.ConnectionClosed, closing);
-        using var calling = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, connection.ConnectionClosed);
+        // Between requests the keep-alive limit, the client leaving or a shutdown ends the connection;
+        // a request under way is read, and a call runs, to its end unless the client leaves or its time is up.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, connection.ConnectionClosed, closing);
+        using var busy = CancellationTokenSource.CreateLinkedTokenSource(timer.Token, connection.ConnectionClosed);
         var sequence = 0;
         while (true)
         {
-            timer.CancelAfter(_keepAlive);
+            Arm(timer, _keepAlive);
             ReadResult result;
-            DataPlaneRequest? request;
-            var partial = false;
             try
             {
-                result = await input.ReadAsync(reading.Token);
+                result = await input.ReadAsync(idle.Token);
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or IOException)
+            {
+                return;
+            }
+
+            if (result.Buffer.IsEmpty && result.IsCompleted)
+            {
+                return;
+            }
+
+            DataPlaneRequest? request = null;
+            var handOff = false;
+            var armedForHead = false;
+            var armedForBody = false;
+            try
+            {
                 while (true)
                 {
                     var buffer = result.Buffer;
-                    if (buffer.IsEmpty && result.IsCompleted)
-                    {
-                        return;
-                    }
-
                     var parse = Parse(buffer, out request);
                     if (parse == HeadParse.Parsed && buffer.Length >= request!.HeadLength + request.ContentLength)
                     {
                         break;
                     }
 
+                    // Nothing consumed and nothing examined: every byte can still go to Kestrel as it came.
+                    input.AdvanceTo(buffer.Start);
                     if (parse == HeadParse.NotTaken || result.IsCompleted)
                     {
-                        // Kestrel reads this request from its first byte, and answers what is wrong with it.
-                        input.AdvanceTo(buffer.Start);
-                        await HandOffAsync(connection, next);
-                        return;
+                        handOff = true;
+                        break;
                     }
 
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                    if (!partial)
+                    if (parse == HeadParse.Incomplete && !armedForHead)
                     {
-                        // The rest of this request has Kestrel's header timeout to arrive.
-                        partial = true;
-                        timer.CancelAfter(_headersTimeout);
+                        armedForHead = true;
+                        Arm(timer, _headersTimeout);
+                    }
+                    else if (parse == HeadParse.Parsed && !armedForBody)
+                    {
+                        armedForBody = true;
+                        Arm(timer, _headersTimeout + BodyTime(request!.ContentLength));
                     }
 
-                    result = await input.ReadAsync(reading.Token);
+                    var needed = parse == HeadParse.Parsed ? request!.HeadLength + (long)request.ContentLength : buffer.Length + 1;
+                    result = await input.ReadAtLeastAsync((int)needed, busy.Token);
                 }
             }
             catch (Exception exception) when (exception is OperationCanceledException or IOException)
             {
-                // Idle past the keep-alive limit, the client gone (or its connection reset), or the server stopping: the connection ends.
+                // Too slow or gone before the request was whole: Kestrel gets what came, and answers it or sees the end.
+                handOff = true;
+            }
+
+            if (handOff)
+            {
+                await HandOffAsync(connection, next, timer);
                 return;
             }
 
             var whole = result.Buffer;
-            var body = whole.Slice(request.HeadLength, request.ContentLength).ToArray();
-            if (Caller(connection, request) is not { } caller || !_forwarder.CanTake() || _admission.TryAdmit(request, body) is not { } admitted)
+            var body = whole.Slice(request!.HeadLength, request.ContentLength).ToArray();
+            AdmittedCall? admitted = null;
+            var caller = Caller(connection, request);
+            if (caller is not null && _forwarder.CanTake())
+            {
+                try
+                {
+                    admitted = await _admission.TryAdmitAsync(request, body, caller.Address, busy.Token);
+                }
+                catch (Exception exception) when (exception is OperationCanceledException or Npgsql.NpgsqlException or TimeoutException)
+                {
+                    // The key could not be looked up: the middleware tries, and answers what it finds.
+                    admitted = null;
+                }
+            }
+
+            if (admitted is null)
             {
                 input.AdvanceTo(whole.Start);
-                await HandOffAsync(connection, next);
+                await HandOffAsync(connection, next, timer);
                 return;
             }
 
             input.AdvanceTo(whole.GetPosition(request.HeadLength + request.ContentLength));
             sequence++;
-            timer.CancelAfter(_callTimeout);
+            Arm(timer, _callTimeout);
             var traced = request.TraceParent is null && PredictionTracing.Keep(isPrediction: true, callerSampled: false, _traceRatio, Random.Shared.NextDouble());
             bool broken;
             using (var activity = traced ? StartServerActivity(request) : null)
             {
-                var call = new ConnectionCall(connection, request, body, admitted.Role, caller, activity, calling.Token,
+                var call = new ConnectionCall(connection, request, body, admitted.Role, caller!, activity, busy.Token,
                     $"{connection.ConnectionId}:{sequence.ToString("X8", CultureInfo.InvariantCulture)}");
                 try
                 {
@@ -191,7 +228,7 @@ internal sealed partial class DataPlaneConnections
                             "The inference service has no destination the gateway can reach; nothing was predicted.");
                     }
                 }
-                catch (OperationCanceledException) when (calling.IsCancellationRequested)
+                catch (OperationCanceledException) when (busy.IsCancellationRequested)
                 {
                     if (connection.ConnectionClosed.IsCancellationRequested || call.ResponseStarted)
                     {
@@ -220,8 +257,20 @@ internal sealed partial class DataPlaneConnections
         }
     }
 
-    private async Task HandOffAsync(ConnectionContext connection, ConnectionDelegate next)
+    /// <summary>A timeout for the timer; Kestrel's "no limit" (<see cref="TimeSpan.MaxValue"/>) and anything a timer cannot hold is none.</summary>
+    private static void Arm(CancellationTokenSource timer, TimeSpan timeout) =>
+        timer.CancelAfter(timeout <= TimeSpan.Zero || timeout >= MaxTimer ? Timeout.InfiniteTimeSpan : timeout);
+
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(1);
+
+    /// <summary>How long a body may take at Kestrel's minimum request body rate (none without one).</summary>
+    private TimeSpan BodyTime(int length) =>
+        _minBodyRate is { } rate ? rate.GracePeriod + TimeSpan.FromSeconds(length / rate.BytesPerSecond) : Timeout.InfiniteTimeSpan;
+
+    private async Task HandOffAsync(ConnectionContext connection, ConnectionDelegate next, CancellationTokenSource timer)
     {
+        // Kestrel keeps its own time from here.
+        timer.CancelAfter(Timeout.InfiniteTimeSpan);
         Interlocked.Increment(ref _handedOff);
         _requests.Add(1, new KeyValuePair<string, object?>("outcome", "handed_off"));
         await next(connection);
@@ -280,8 +329,8 @@ internal sealed partial class DataPlaneConnections
 
         if (request.ForwardedProto is { } forwardedProto)
         {
-            scheme = LastEntry(forwardedProto).ToLowerInvariant();
-            if (scheme is not ("http" or "https"))
+            scheme = LastEntry(forwardedProto);
+            if (!scheme.Equals("http", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("https", StringComparison.OrdinalIgnoreCase))
             {
                 return null;
             }
@@ -314,6 +363,7 @@ internal sealed partial class DataPlaneConnections
         CancellationToken aborted, string traceIdentifier) : ForwardedCall
     {
         private const int FlushEvery = 64 * 1024;
+        private static readonly TimeSpan ProblemSendTimeout = TimeSpan.FromSeconds(10);
         private readonly PipeWriter _output = connection.Transport.Output;
         private bool _started;
         private bool _chunked;
@@ -418,7 +468,7 @@ internal sealed partial class DataPlaneConnections
                 Write("\r\n");
             }
 
-            if (_unflushed >= FlushEvery)
+            if (_chunked || _unflushed >= FlushEvery)
             {
                 _unflushed = 0;
                 await _output.FlushAsync(cancellationToken);
@@ -457,7 +507,16 @@ internal sealed partial class DataPlaneConnections
                   $"Content-Type: application/problem+json\r\nContent-Length: {json.Length.ToString(CultureInfo.InvariantCulture)}\r\n\r\n");
             _output.Write(json);
             _started = true;
-            await _output.FlushAsync(CancellationToken.None);
+            // The call's own token may be what ended it; a client that does not read this answer gets a few seconds.
+            using var sending = new CancellationTokenSource(ProblemSendTimeout);
+            try
+            {
+                await _output.FlushAsync(sending.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Abort();
+            }
         }
 
         public override void Abort()

@@ -26,7 +26,9 @@ internal enum HeadParse
 /// <c>Host</c>, one <c>Content-Length</c> within the body limit, header lines of visible ASCII ended by
 /// CRLF, and no header that changes how the message is framed or kept (<c>Transfer-Encoding</c>,
 /// <c>Expect</c>, <c>Upgrade</c>, <c>Connection</c> other than <c>keep-alive</c>) or how it is traced
-/// (a sampled or malformed <c>traceparent</c>, <c>tracestate</c>, <c>baggage</c>). Anything else is not
+/// (a sampled or malformed <c>traceparent</c>, <c>tracestate</c>, <c>baggage</c>). A client's
+/// <c>X-Forwarded-Host</c> is dropped as the direct path drops it (ASP.NET Core's forwarded headers
+/// do not read it either). Anything else is not
 /// taken, and Kestrel and the pipeline answer it as they always have: a request the fast path is
 /// unsure of is never its to refuse.
 /// </summary>
@@ -48,7 +50,7 @@ internal sealed class DataPlaneRequest
     private static readonly HashSet<string> NotTakenHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
         "Transfer-Encoding", "Expect", "Upgrade", "TE", "Trailer", "Keep-Alive", "Proxy-Connection", "HTTP2-Settings",
-        "tracestate", "baggage", "Request-Id", "Correlation-Context", "X-Forwarded-Host",
+        "tracestate", "baggage", "Request-Id", "Correlation-Context",
     };
 
     private DataPlaneRequest(string target, ServingPath serving, int headLength)

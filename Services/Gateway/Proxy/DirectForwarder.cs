@@ -111,10 +111,11 @@ public sealed partial class DirectForwarder : IDisposable
             return false;
         }
 
-        var destinations = cluster.DestinationsState.AvailableDestinations;
+        // Among the destinations it can reach directly: the healthy ones, else all of them (as YARP's "panic").
+        var destinations = Reachable(cluster.DestinationsState.AvailableDestinations);
         if (destinations.Count == 0)
         {
-            destinations = cluster.DestinationsState.AllDestinations;
+            destinations = Reachable(cluster.DestinationsState.AllDestinations);
         }
 
         if (destinations.Count == 0)
@@ -123,10 +124,7 @@ public sealed partial class DirectForwarder : IDisposable
         }
 
         var destination = destinations.Count == 1 ? destinations[0] : destinations[Random.Shared.Next(destinations.Count)];
-        if (EndpointOf(destination) is not { } endpoint)
-        {
-            return false;
-        }
+        var endpoint = EndpointOf(destination)!;
 
         var alone = Interlocked.Increment(ref _inFlight) == 1;
         var started = Stopwatch.GetTimestamp();
@@ -161,6 +159,19 @@ public sealed partial class DirectForwarder : IDisposable
         }
 
         return true;
+    }
+
+    private IReadOnlyList<DestinationState> Reachable(IReadOnlyList<DestinationState> destinations)
+    {
+        foreach (var destination in destinations)
+        {
+            if (EndpointOf(destination) is null)
+            {
+                return [.. destinations.Where(candidate => EndpointOf(candidate) is not null)];
+            }
+        }
+
+        return destinations;
     }
 
     /// <summary>One exchange with one destination; null when the worker's whole answer reached the caller.</summary>

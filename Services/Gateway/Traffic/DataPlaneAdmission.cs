@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using Flywheel.Contracts.Serving;
 using Flywheel.Core.Serving;
 using Flywheel.Gateway.Limits;
@@ -14,11 +15,11 @@ internal sealed record AdmittedCall(string Model, int Version, string Role, Shad
 internal interface IDataPlaneAdmission
 {
     /// <summary>
-    /// The call admitted, or null when the fast path must leave it to the admission middleware: a
-    /// key not cached (or unknown), a model the key may not call, a limit reached, a model with no
+    /// The call admitted, or null when the fast path must leave it to the admission middleware: no
+    /// key, an unknown one, a model the key may not call, a limit reached, a model with no
     /// deployment. Only an admitted call is counted against its key.
     /// </summary>
-    AdmittedCall? TryAdmit(DataPlaneRequest request, byte[] body);
+    ValueTask<AdmittedCall?> TryAdmitAsync(DataPlaneRequest request, byte[] body, IPAddress? client, CancellationToken cancellationToken);
 
     /// <summary>The worker answered the call with <paramref name="status"/>.</summary>
     void Completed(AdmittedCall call, int status);
@@ -26,19 +27,37 @@ internal interface IDataPlaneAdmission
 
 /// <summary>
 /// The admission middleware's rules for the calls the fast path takes, on the same key cache,
-/// limits, deployments and shadow queue (<see cref="AdmissionMiddleware"/>): a cached key whose
+/// limits, deployments and shadow queue (<see cref="AdmissionMiddleware"/>): a key (looked up as the
+/// middleware looks it up when it is not cached, within the client address's lookup budget) whose
 /// role allows the model, within its rate and quota; the version from the model's deployment, by
 /// its sticky key where it has one; a shadow copy queued once a 2xx answer is complete. Every
 /// refusal is the middleware's to make, with its ProblemDetails and metrics.
 /// </summary>
 internal sealed class DataPlaneAdmission(
-    ApiKeyStore keys, KeyLimits limits, DeploymentCatalog deployments, ShadowMirror shadows, GatewayMetrics metrics) : IDataPlaneAdmission
+    ApiKeyStore keys, KeyLimits limits, AnonymousLimits anonymous, DeploymentCatalog deployments, ShadowMirror shadows, GatewayMetrics metrics)
+    : IDataPlaneAdmission
 {
-    public AdmittedCall? TryAdmit(DataPlaneRequest request, byte[] body)
+    public async ValueTask<AdmittedCall?> TryAdmitAsync(DataPlaneRequest request, byte[] body, IPAddress? client, CancellationToken cancellationToken)
     {
+        if (request.PresentedKey is not { } presented)
+        {
+            return null;
+        }
+
+        if (!keys.TryGetCached(presented, out var key))
+        {
+            // As the middleware: the lookup's token is taken first. The answer is cached either way,
+            // so the middleware, should it get the call, looks nothing up again.
+            if (!anonymous.CheckLookup(ClientAddress.LimitKey(client)).Allowed)
+            {
+                return null;
+            }
+
+            key = await keys.FindAsync(presented, cancellationToken);
+        }
+
         var model = request.Serving.Model!;
-        if (request.PresentedKey is not { } presented || !keys.TryGetCached(presented, out var key) || key is null ||
-            !key.MayCall(model) || !deployments.TryGet(model, out var deployment) || !limits.Check(key).Allowed)
+        if (key is null || !key.MayCall(model) || !deployments.TryGet(model, out var deployment) || !limits.Check(key).Allowed)
         {
             return null;
         }
