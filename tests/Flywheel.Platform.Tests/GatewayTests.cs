@@ -188,6 +188,30 @@ public sealed class GatewayTests(PlatformFixture fixture)
     }
 
     [Fact]
+    public async Task A_call_its_quota_refuses_is_refused_for_its_quota_again_never_for_its_rate()
+    {
+        // Two requests a second and one a day: every call after the first is over the quota, and
+        // asking again must keep saying so (with the wait until midnight), however the gateway
+        // reads the call, rather than spend the rate on calls that were refused.
+        var (key, _) = await InsertKeyAsync("operator", models: null, requestsPerSecond: 2, dailyQuota: 1);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+        using (var allowed = await PredictAsync(gateway, "quota-model", key))
+        {
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, allowed.StatusCode);
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var refused = await PredictAsync(gateway, "quota-model", key);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var problem = await refused.Content.ReadFromJsonAsync<Microsoft.AspNetCore.Mvc.ValidationProblemDetails>();
+            Assert.Contains("daily quota", problem!.Detail, StringComparison.Ordinal);
+            Assert.True(refused.Headers.RetryAfter!.Delta!.Value > TimeSpan.FromSeconds(2) || DateTime.UtcNow.TimeOfDay > TimeSpan.FromHours(23.99),
+                $"call {i}: Retry-After {refused.Headers.RetryAfter} is the rate's, not the quota's");
+        }
+    }
+
+    [Fact]
     public async Task An_oversized_predict_body_is_413_without_reaching_inference()
     {
         var (key, _) = await InsertKeyAsync("predictor", models: null);

@@ -57,6 +57,15 @@ public sealed class TokenBucket
         }
     }
 
+    /// <summary>Gives back a token taken for a request that was then refused for another reason (never beyond the capacity).</summary>
+    public void Return()
+    {
+        lock (_lock)
+        {
+            _tokens = Math.Min(Capacity, _tokens + 1);
+        }
+    }
+
     private void Refill(long now)
     {
         if (now > _last)

@@ -44,9 +44,15 @@ public sealed class KeyLimits(QuotaCounter quotas, TimeProvider time, IOptions<G
 
         var quota = key.DailyQuota ?? _options.DefaultDailyQuota;
         var utcNow = time.GetUtcNow();
-        return quotas.TryCount(key.HashHex, quota, utcNow)
-            ? LimitDecision.Allow
-            : new(false, LimitDecision.Quota, DailyQuota.SecondsUntilReset(utcNow));
+        if (quotas.TryCount(key.HashHex, quota, utcNow))
+        {
+            return LimitDecision.Allow;
+        }
+
+        // A request the quota refuses costs the key no share of its rate: asked again (a retry, or the
+        // pipeline after the fast path), it is refused for its quota again, never for its rate.
+        bucket.Return();
+        return new(false, LimitDecision.Quota, DailyQuota.SecondsUntilReset(utcNow));
     }
 
     private TokenBucket NewBucket(int rate, long now) => new(rate, Math.Max(1, rate), now, time.TimestampFrequency);

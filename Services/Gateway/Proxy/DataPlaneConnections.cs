@@ -168,7 +168,7 @@ internal sealed partial class DataPlaneConnections
                     else if (parse == HeadParse.Parsed && !armedForBody)
                     {
                         armedForBody = true;
-                        Arm(timer, _headersTimeout + BodyTime(request!.ContentLength));
+                        Arm(timer, BodyTime(request!.ContentLength) is var bodyTime && bodyTime == Timeout.InfiniteTimeSpan ? bodyTime : _headersTimeout + bodyTime);
                     }
 
                     var needed = parse == HeadParse.Parsed ? request!.HeadLength + (long)request.ContentLength : buffer.Length + 1;
@@ -218,7 +218,7 @@ internal sealed partial class DataPlaneConnections
             bool broken;
             using (var activity = traced ? StartServerActivity(request) : null)
             {
-                var call = new ConnectionCall(connection, request, body, admitted.Role, caller!, activity, busy.Token,
+                var call = new ConnectionCall(connection, request, body, admitted.Role, caller!, activity, busy.Token, closing,
                     $"{connection.ConnectionId}:{sequence.ToString("X8", CultureInfo.InvariantCulture)}");
                 try
                 {
@@ -237,6 +237,7 @@ internal sealed partial class DataPlaneConnections
                         return;
                     }
 
+                    call.LastOnConnection = true;
                     await call.WriteProblemAsync(StatusCodes.Status504GatewayTimeout, "The inference service did not answer in time.", "inference",
                         $"No answer within {_callTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; the prediction may or may not have been made.");
                     return;
@@ -360,7 +361,7 @@ internal sealed partial class DataPlaneConnections
     /// <summary>A call the fast path admitted: its request as the pipeline would forward it, its answer written to the connection as it comes.</summary>
     private sealed class ConnectionCall(
         ConnectionContext connection, DataPlaneRequest request, byte[] body, string role, ClientOrigin caller, Activity? activity,
-        CancellationToken aborted, string traceIdentifier) : ForwardedCall
+        CancellationToken aborted, CancellationToken closing, string traceIdentifier) : ForwardedCall
     {
         private const int FlushEvery = 64 * 1024;
         private static readonly TimeSpan ProblemSendTimeout = TimeSpan.FromSeconds(10);
@@ -370,6 +371,9 @@ internal sealed partial class DataPlaneConnections
         private long _unflushed;
 
         public int Status { get; private set; }
+
+        /// <summary>Whether the connection ends after this answer (which then says so).</summary>
+        public bool LastOnConnection { get; set; }
 
         /// <summary>Whether the answer was cut off: the connection must end.</summary>
         public bool Broken { get; private set; }
@@ -430,6 +434,12 @@ internal sealed partial class DataPlaneConnections
                 {
                     text.Append(name).Append(": ").Append(value).Append("\r\n");
                 }
+            }
+
+            if (LastOnConnection || closing.IsCancellationRequested)
+            {
+                // The gateway is stopping: this connection ends after this answer.
+                text.Append("Connection: close\r\n");
             }
 
             if (head.HasBody)
@@ -504,7 +514,8 @@ internal sealed partial class DataPlaneConnections
             problem.Extensions["traceId"] = activity?.Id ?? traceIdentifier;
             var json = JsonSerializer.SerializeToUtf8Bytes(problem, JsonSerializerOptions.Web);
             Write($"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {ReasonPhrases.GetReasonPhrase(status)}\r\n" +
-                  $"Content-Type: application/problem+json\r\nContent-Length: {json.Length.ToString(CultureInfo.InvariantCulture)}\r\n\r\n");
+                  $"Content-Type: application/problem+json\r\nContent-Length: {json.Length.ToString(CultureInfo.InvariantCulture)}\r\n" +
+                  (LastOnConnection || closing.IsCancellationRequested ? "Connection: close\r\n\r\n" : "\r\n"));
             _output.Write(json);
             _started = true;
             // The call's own token may be what ended it; a client that does not read this answer gets a few seconds.

@@ -257,7 +257,7 @@ internal sealed class DataPlaneRequest
             parsed.Headers.Add(new(name, value));
         }
 
-        if (hosts != 1 || contentLength is not { } bodyLength || bodyLength > maxBodyBytes || bodyLength > int.MaxValue)
+        if (hosts != 1 || contentLength is not { } bodyLength || bodyLength > maxBodyBytes || bodyLength > int.MaxValue - MaxHeadBytes)
         {
             return HeadParse.NotTaken;
         }

@@ -66,6 +66,27 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public void A_returned_token_can_be_taken_again_and_never_raises_the_bucket_beyond_its_capacity()
+    {
+        var bucket = new TokenBucket(ratePerSecond: 1, capacity: 2, now: 0, ticksPerSecond: Second);
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.False(bucket.TryTake(0, out _));
+
+        bucket.Return();
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.False(bucket.TryTake(0, out _));
+
+        bucket.Return();
+        bucket.Return();
+        bucket.Return();
+        Assert.True(bucket.IsFull(0));
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.True(bucket.TryTake(0, out _));
+        Assert.False(bucket.TryTake(0, out _));
+    }
+
+    [Fact]
     public void A_clock_that_goes_backwards_adds_no_tokens()
     {
         var bucket = new TokenBucket(ratePerSecond: 1, capacity: 1, now: 10 * Second, ticksPerSecond: Second);
