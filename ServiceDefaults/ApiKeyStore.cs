@@ -60,7 +60,14 @@ public sealed partial class ApiKeyStore(
     // Bumped on every eviction: a lookup that started before one must not put back what it read.
     private long _evictions;
 
-    private sealed record Cached(CallerKey Key, long ExpiresAt);
+    // Keys being read again ahead of their expiry (RefreshAt), so that a key in use never expires
+    // under load: at expiry every request in flight would otherwise look it up at once.
+    private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
+
+    private sealed record Cached(CallerKey Key, long RefreshAt, long ExpiresAt);
+
+    /// <summary>Cached keys being read again ahead of their expiry now (for tests and diagnostics).</summary>
+    public int RefreshesInFlight => _refreshing.Count;
 
     /// <summary>The key the request presents, or null when it presents none.</summary>
     public static string? Presented(HttpRequest request)
@@ -99,6 +106,11 @@ public sealed partial class ApiKeyStore(
         if (_cache.TryGetValue(hex, out var cached) && now < cached.ExpiresAt)
         {
             key = cached.Key;
+            if (now >= cached.RefreshAt && _refreshing.TryAdd(hex, 0))
+            {
+                _ = RefreshAsync(hex);
+            }
+
             return true;
         }
 
@@ -148,10 +160,53 @@ public sealed partial class ApiKeyStore(
         _unknown.TryRemove(hex, out _);
         if (current)
         {
-            _cache[hex] = new Cached(key, time.GetTimestamp() + Ticks(_cacheDuration));
+            _cache[hex] = NewEntry(key);
         }
 
         return key;
+    }
+
+    /// <summary>Trusted for the cache duration; read again once four fifths of it have passed and it is still in use.</summary>
+    private Cached NewEntry(CallerKey key)
+    {
+        var now = time.GetTimestamp();
+        return new Cached(key, now + Ticks(_cacheDuration * 0.8), now + Ticks(_cacheDuration));
+    }
+
+    /// <summary>
+    /// Reads a cached key again before it expires, off the request's path: still valid, it is
+    /// trusted for another cache duration; revoked or gone, it is dropped, and the next request
+    /// finds that out by a lookup of its own. Nothing is put back across an eviction.
+    /// </summary>
+    private async Task RefreshAsync(string hex)
+    {
+        try
+        {
+            var evictionsBefore = Interlocked.Read(ref _evictions);
+            var key = await LoadAsync(Convert.FromHexString(hex), hex, CancellationToken.None);
+            if (Interlocked.Read(ref _evictions) != evictionsBefore)
+            {
+                return;
+            }
+
+            if (key is null)
+            {
+                _cache.TryRemove(hex, out _);
+            }
+            else
+            {
+                _cache[hex] = NewEntry(key);
+            }
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // The entry stays until it expires; the request after that looks the key up itself.
+            LogRefreshFailed(exception.Message);
+        }
+        finally
+        {
+            _refreshing.TryRemove(hex, out _);
+        }
     }
 
     private long Ticks(TimeSpan duration) => (long)(duration.TotalSeconds * time.TimestampFrequency);
@@ -226,6 +281,9 @@ public sealed partial class ApiKeyStore(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading a cached API key again before it expires failed: {Reason}; it is looked up when it expires")]
+    private partial void LogRefreshFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Listening for API key changes failed; cached keys are trusted for at most {CacheDuration} until it reconnects")]
     private partial void LogListenFailed(Exception exception, TimeSpan cacheDuration);

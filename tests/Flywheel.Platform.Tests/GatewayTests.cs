@@ -326,6 +326,42 @@ public sealed class GatewayTests(PlatformFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_key_in_use_is_read_again_before_it_expires_so_it_never_expires_under_load_and_a_revocation_is_found_that_way()
+    {
+        var time = new ManualTime();
+        await using var database = NpgsqlDataSource.Create(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
+        // Not started, so not listening: only reading the key again can tell the store anything.
+        using var store = new ApiKeyStore(database, time, new ApiKeyCacheSettings(TimeSpan.FromSeconds(30)), NullLogger<ApiKeyStore>.Instance);
+        var (key, id) = await InsertKeyAsync("predictor", models: null);
+        Assert.Equal(id, (await store.FindAsync(key, CancellationToken.None))?.Id);
+
+        // Four fifths of the way to its expiry, a request that finds it starts one read of it, and is answered from memory.
+        time.Advance(TimeSpan.FromSeconds(25));
+        Assert.True(store.TryGetCached(key, out var inUse));
+        Assert.Equal(id, inUse?.Id);
+        await WaitUntilAsync(() => store.RefreshesInFlight == 0);
+
+        // Past the first expiry, it is still trusted: the read trusted it for another 30 s.
+        time.Advance(TimeSpan.FromSeconds(15));
+        Assert.True(store.TryGetCached(key, out var refreshed));
+        Assert.Equal(id, refreshed?.Id);
+
+        // Revoked with no notification: the next read drops it, and the request after that finds it gone.
+        await using (var connection = await _flywheel.OpenDatabaseAsync())
+        await using (var revoke = new NpgsqlCommand("UPDATE registry.api_keys SET revoked_at = now() WHERE id = $1", connection))
+        {
+            revoke.Parameters.Add(new NpgsqlParameter { Value = id });
+            Assert.Equal(1, await revoke.ExecuteNonQueryAsync());
+        }
+
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(store.TryGetCached(key, out _));
+        await WaitUntilAsync(() => store.RefreshesInFlight == 0);
+        Assert.False(store.TryGetCached(key, out _));
+        Assert.Null(await store.FindAsync(key, CancellationToken.None));
+    }
+
     /// <summary>Sends ten at a time, so the requests outrun the limit's refill even on a busy machine, until one is a 429; counts the 401s before it.</summary>
     private static async Task<(int Unauthorized, HttpResponseMessage Limited)> SendUntilLimitedAsync(Func<int, Task<HttpResponseMessage>> send)
     {
