@@ -64,8 +64,9 @@ public static class Load
             {
                 ok = await call(first + index);
             }
-            catch (Exception)
+            catch (Exception exception)
             {
+                FailedCalls.Count(exception);
                 ok = false;
             }
 
@@ -148,8 +149,9 @@ public static class Load
                 {
                     ok = await call(i);
                 }
-                catch (Exception)
+                catch (Exception exception)
                 {
+                    FailedCalls.Count(exception);
                     ok = false;
                 }
 
@@ -169,4 +171,17 @@ public static class Load
 
     private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
+
+/// <summary>Why calls failed, counted by reason (a status and the answer's title, or an exception's type and message), for the run's last lines.</summary>
+internal static class FailedCalls
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> Reasons = new(StringComparer.Ordinal);
+
+    public static void Count(string reason) => Reasons.AddOrUpdate(reason, 1, (_, count) => count + 1);
+
+    public static void Count(Exception exception) =>
+        Count($"{exception.GetType().Name}: {exception.Message}{(exception.InnerException is { } inner ? $" ({inner.GetType().Name}: {inner.Message})" : "")}");
+
+    public static IEnumerable<(string Reason, int Count)> All => Reasons.Select(reason => (reason.Key, reason.Value)).OrderByDescending(reason => reason.Value);
 }

@@ -358,6 +358,11 @@ if (ladders.Count > 0)
     }
 }
 
+foreach (var (reason, count) in FailedCalls.All)
+{
+    Console.WriteLine($"Failed calls: {count} × {reason}");
+}
+
 Console.WriteLine(JsonSerializer.Serialize(new
 {
     results,
@@ -492,6 +497,12 @@ static async Task<bool> PostAsync(HttpClient client, string path, byte[] body)
     content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
     using var response = await client.PostAsync(path, content);
     await response.Content.LoadIntoBufferAsync();
+    if (!response.IsSuccessStatusCode)
+    {
+        var answer = await response.Content.ReadAsStringAsync();
+        FailedCalls.Count($"{client.BaseAddress?.Port} {(int)response.StatusCode} {answer[..Math.Min(answer.Length, 200)]}");
+    }
+
     return response.IsSuccessStatusCode;
 }
 
