@@ -49,6 +49,7 @@ public sealed partial class ApiKeyStore(
     /// </summary>
     public static readonly TimeSpan UnknownKeyDuration = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan RefreshRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Cached> _cache = new(StringComparer.Ordinal);
 
@@ -161,6 +162,11 @@ public sealed partial class ApiKeyStore(
         if (current)
         {
             _cache[hex] = NewEntry(key);
+            if (Interlocked.Read(ref _evictions) != evictionsBefore)
+            {
+                // An eviction (a revocation, say) came between the check and the write.
+                _cache.TryRemove(hex, out _);
+            }
         }
 
         return key;
@@ -196,11 +202,22 @@ public sealed partial class ApiKeyStore(
             else
             {
                 _cache[hex] = NewEntry(key);
+                if (Interlocked.Read(ref _evictions) != evictionsBefore)
+                {
+                    // An eviction came between the check and the write: it wins.
+                    _cache.TryRemove(hex, out _);
+                }
             }
         }
         catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
         {
-            // The entry stays until it expires; the request after that looks the key up itself.
+            // The entry stays until it expires, tried again in a few seconds rather than by every request;
+            // the request after its expiry looks the key up itself.
+            if (_cache.TryGetValue(hex, out var cached))
+            {
+                _cache.TryUpdate(hex, cached with { RefreshAt = time.GetTimestamp() + Ticks(RefreshRetryDelay) }, cached);
+            }
+
             LogRefreshFailed(exception.Message);
         }
         finally

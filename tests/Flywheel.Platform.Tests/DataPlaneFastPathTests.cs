@@ -143,6 +143,27 @@ public sealed partial class DataPlaneFastPathTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("no key", "Content-Length: 1000")]
+    [InlineData("a body larger than Kestrel buffers", "X-Api-Key: good\r\nContent-Length: 2000000")]
+    public async Task A_call_it_would_not_take_goes_to_the_pipeline_at_its_head_without_waiting_for_its_body(string form, string headers)
+    {
+        var worker = await StartWorkerAsync();
+        var front = await StartFrontAsync([worker.Address]);
+        using var connection = await RawConnection.OpenAsync(front.Port);
+
+        await connection.SendAsync($"POST {Predict} HTTP/1.1\r\nHost: front\r\n{headers}\r\n\r\n");
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (front.FastPath.HandedOff == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(front.FastPath.HandedOff == 1, $"{form}: the fast path still waits for the body");
+        Assert.Equal(0, front.FastPath.Taken);
+    }
+
+    [Theory]
     [InlineData("a key the admission does not know", "Authorization: Bearer bad\r\nContent-Length: 4\r\n", "\r\nbody")]
     [InlineData("a chunked body", "Authorization: Bearer good\r\n", "Transfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n")]
     [InlineData("a key the admission does not know, the body later", "Authorization: Bearer bad\r\nContent-Length: 4\r\n\r\n", "body")]
@@ -368,6 +389,8 @@ public sealed partial class DataPlaneFastPathTests : IAsyncLifetime
 
         public ValueTask<AdmittedCall?> TryAdmitAsync(DataPlaneRequest request, byte[] body, IPAddress? client, CancellationToken cancellationToken) =>
             ValueTask.FromResult(request.PresentedKey == "good" ? new AdmittedCall(request.Serving.Model!, 7, TrafficRoles.Production, null) : null);
+
+        public bool MayTake(DataPlaneRequest request) => request.PresentedKey is not null;
 
         public void Completed(AdmittedCall call, int status) => _completed.Enqueue(status);
     }

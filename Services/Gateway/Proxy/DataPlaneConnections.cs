@@ -51,6 +51,7 @@ internal sealed partial class DataPlaneConnections
     private readonly TimeSpan _keepAlive;
     private readonly TimeSpan _headersTimeout;
     private readonly MinDataRate? _minBodyRate;
+    private readonly long _maxBuffered;
     private readonly TimeSpan _callTimeout;
     private readonly double _traceRatio;
     private readonly bool _forwardedHeaders;
@@ -75,6 +76,7 @@ internal sealed partial class DataPlaneConnections
         _keepAlive = kestrel.Value.Limits.KeepAliveTimeout;
         _headersTimeout = kestrel.Value.Limits.RequestHeadersTimeout;
         _minBodyRate = kestrel.Value.Limits.MinRequestBodyDataRate;
+        _maxBuffered = kestrel.Value.Limits.MaxRequestBufferSize ?? long.MaxValue;
         _callTimeout = GatewayRoutes.InferenceTimeout;
         _traceRatio = PredictionTracing.ParseRatio(configuration[PredictionTracing.RatioKey]);
         // As ASP.NET Core's own switch (ASPNETCORE_FORWARDEDHEADERS_ENABLED) reads it.
@@ -146,8 +148,16 @@ internal sealed partial class DataPlaneConnections
                 while (true)
                 {
                     var buffer = result.Buffer;
+                    var buffered = buffer.Length;
                     var parse = Parse(buffer, out request);
-                    if (parse == HeadParse.Parsed && buffer.Length >= request!.HeadLength + request.ContentLength)
+                    if (parse == HeadParse.Parsed && (!_admission.MayTake(request!) || request!.HeadLength + (long)request.ContentLength > _maxBuffered))
+                    {
+                        // Not a call it would take (no key, a key known to be unknown or not allowed the
+                        // model), or a body larger than Kestrel would buffer: the pipeline reads it as it comes.
+                        parse = HeadParse.NotTaken;
+                    }
+
+                    if (parse == HeadParse.Parsed && buffered >= request!.HeadLength + request.ContentLength)
                     {
                         break;
                     }
@@ -168,10 +178,10 @@ internal sealed partial class DataPlaneConnections
                     else if (parse == HeadParse.Parsed && !armedForBody)
                     {
                         armedForBody = true;
-                        Arm(timer, BodyTime(request!.ContentLength) is var bodyTime && bodyTime == Timeout.InfiniteTimeSpan ? bodyTime : _headersTimeout + bodyTime);
+                        Arm(timer, Sum(_headersTimeout, BodyTime(request!.ContentLength)));
                     }
 
-                    var needed = parse == HeadParse.Parsed ? request!.HeadLength + (long)request.ContentLength : buffer.Length + 1;
+                    var needed = parse == HeadParse.Parsed ? request!.HeadLength + (long)request.ContentLength : buffered + 1;
                     result = await input.ReadAtLeastAsync((int)needed, busy.Token);
                 }
             }
@@ -191,7 +201,7 @@ internal sealed partial class DataPlaneConnections
             var body = whole.Slice(request!.HeadLength, request.ContentLength).ToArray();
             AdmittedCall? admitted = null;
             var caller = Caller(connection, request);
-            if (caller is not null && _forwarder.CanTake())
+            if (caller is not null && !busy.IsCancellationRequested && _forwarder.CanTake())
             {
                 try
                 {
@@ -263,6 +273,10 @@ internal sealed partial class DataPlaneConnections
         timer.CancelAfter(timeout <= TimeSpan.Zero || timeout >= MaxTimer ? Timeout.InfiniteTimeSpan : timeout);
 
     private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(1);
+
+    /// <summary>Two timeouts one after the other; none when either is none.</summary>
+    private static TimeSpan Sum(TimeSpan first, TimeSpan second) =>
+        first <= TimeSpan.Zero || second <= TimeSpan.Zero || first >= MaxTimer || second >= MaxTimer ? Timeout.InfiniteTimeSpan : first + second;
 
     /// <summary>How long a body may take at Kestrel's minimum request body rate (none without one).</summary>
     private TimeSpan BodyTime(int length) =>

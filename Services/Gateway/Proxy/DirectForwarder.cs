@@ -98,7 +98,10 @@ public sealed partial class DirectForwarder : IDisposable
     /// <summary>Whether a call would find a destination it can reach directly now.</summary>
     internal bool CanTake() =>
         Enabled && _proxy.TryGetCluster(GatewayRoutes.InferenceCluster, out var cluster) &&
-        cluster.DestinationsState.AllDestinations.Any(destination => EndpointOf(destination) is not null);
+        Candidates(cluster).Any(destination => EndpointOf(destination) is not null);
+
+    private static IReadOnlyList<DestinationState> Candidates(ClusterState cluster) =>
+        cluster.DestinationsState.AvailableDestinations is { Count: > 0 } available ? available : cluster.DestinationsState.AllDestinations;
 
     /// <summary>
     /// Forwards the call and writes the worker's answer (or a 502) to its caller. False when it did
@@ -111,20 +114,19 @@ public sealed partial class DirectForwarder : IDisposable
             return false;
         }
 
-        // Among the destinations it can reach directly: the healthy ones, else all of them (as YARP's "panic").
-        var destinations = Reachable(cluster.DestinationsState.AvailableDestinations);
-        if (destinations.Count == 0)
-        {
-            destinations = Reachable(cluster.DestinationsState.AllDestinations);
-        }
-
+        // The healthy destinations it can reach directly; all of them only when none is healthy (YARP's
+        // "panic"). When the healthy ones are all beyond it (HTTPS), YARP takes the call.
+        var destinations = Reachable(Candidates(cluster));
         if (destinations.Count == 0)
         {
             return false;
         }
 
         var destination = destinations.Count == 1 ? destinations[0] : destinations[Random.Shared.Next(destinations.Count)];
-        var endpoint = EndpointOf(destination)!;
+        if (EndpointOf(destination) is not { } endpoint)
+        {
+            return false;
+        }
 
         var alone = Interlocked.Increment(ref _inFlight) == 1;
         var started = Stopwatch.GetTimestamp();

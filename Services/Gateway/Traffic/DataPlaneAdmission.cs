@@ -21,6 +21,12 @@ internal interface IDataPlaneAdmission
     /// </summary>
     ValueTask<AdmittedCall?> TryAdmitAsync(DataPlaneRequest request, byte[] body, IPAddress? client, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// From the head alone, without a lookup: false when the call cannot be admitted (no key, a key
+    /// remembered as unknown, a cached key not allowed the model), so its body is never waited for.
+    /// </summary>
+    bool MayTake(DataPlaneRequest request);
+
     /// <summary>The worker answered the call with <paramref name="status"/>.</summary>
     void Completed(AdmittedCall call, int status);
 }
@@ -69,6 +75,10 @@ internal sealed class DataPlaneAdmission(
         metrics.Admitted(model, assigned.ToString(CultureInfo.InvariantCulture), request.Serving.Call == ServingCall.Predict ? "predict" : "infer");
         return new AdmittedCall(model, assigned, assigned == deployment.Production ? TrafficRoles.Production : TrafficRoles.Canary, shadow);
     }
+
+    public bool MayTake(DataPlaneRequest request) =>
+        request.PresentedKey is { } presented &&
+        (!keys.TryGetCached(presented, out var key) || (key is not null && key.MayCall(request.Serving.Model!)));
 
     public void Completed(AdmittedCall call, int status)
     {
