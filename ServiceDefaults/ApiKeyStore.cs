@@ -78,11 +78,20 @@ public sealed partial class ApiKeyStore(
             return header[0];
         }
 
-        var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization["Bearer ".Length..].Trim() is { Length: > 0 } key
-            ? key
-            : null;
+        return Presented(apiKey: null, request.Headers.Authorization.ToString());
     }
+
+    /// <summary>
+    /// The key from a request's one <c>X-Api-Key</c> value (null when it has none, or more than one)
+    /// and its <c>Authorization</c>: the API key when it is not empty, else a bearer token, else none.
+    /// </summary>
+    public static string? Presented(string? apiKey, string? authorization) =>
+        !string.IsNullOrEmpty(apiKey)
+            ? apiKey
+            : authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) &&
+              authorization["Bearer ".Length..].Trim() is { Length: > 0 } key
+                ? key
+                : null;
 
     /// <summary>
     /// Answers from memory alone: true with the key when it is cached, true with null when the

@@ -402,7 +402,7 @@ internal sealed partial class DataPlaneConnections
         {
             var bytes = new RequestBytes(512 + body.Length);
             bytes.RequestLine("POST", request.Target);
-            bytes.TryHeader("Host", endpoint.Port == 80 ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}");
+            bytes.Host(endpoint);
             foreach (var (name, value) in request.Headers)
             {
                 if (!DirectForwarder.RequestHeadersNotForwarded.Contains(name) && !DataPlaneRequest.IsServingHeader(name))
@@ -413,26 +413,14 @@ internal sealed partial class DataPlaneConnections
             }
 
             bytes.TryHeader(ServingHeaders.Traffic, role);
-            if (caller.Address is { } address)
-            {
-                bytes.TryHeader("X-Forwarded-For", address.IsIPv4MappedToIPv6 ? address.MapToIPv4().ToString() : address.ToString());
-            }
-
-            bytes.TryHeader("X-Forwarded-Proto", caller.Scheme);
-            bytes.TryHeader("X-Forwarded-Host", request.Host);
-            if (current is not null)
-            {
-                DistributedContextPropagator.Current.Inject(current, bytes, static (carrier, name, value) => ((RequestBytes)carrier!).TryHeader(name, value));
-            }
-            else
+            bytes.Forwarded(caller.Address, caller.Scheme, request.Host);
+            if (current is null)
             {
                 // Not traced: the worker is told so, as the pipeline's unrecorded span would tell it, and does not trace the call on its own.
                 bytes.TryHeader("traceparent", request.TraceParent ?? $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-00");
             }
 
-            bytes.TryHeader("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture));
-            bytes.EndHead();
-            bytes.Body(body);
+            bytes.TraceAndBody(current, body);
             return bytes;
         }
 

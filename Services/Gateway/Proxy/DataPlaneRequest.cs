@@ -268,12 +268,7 @@ internal sealed class DataPlaneRequest
             return HeadParse.NotTaken;
         }
 
-        parsed.PresentedKey = apiKeys == 1 && apiKey!.Length > 0
-            ? apiKey
-            : authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) &&
-              authorization["Bearer ".Length..].Trim() is { Length: > 0 } bearer
-                ? bearer
-                : null;
+        parsed.PresentedKey = Flywheel.Security.ApiKeyStore.Presented(apiKeys == 1 ? apiKey : null, authorization);
         parsed.ContentLength = (int)bodyLength;
         request = parsed;
         return HeadParse.Parsed;

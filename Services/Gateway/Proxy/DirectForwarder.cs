@@ -413,7 +413,7 @@ public sealed partial class DirectForwarder : IDisposable
         var request = context.Request;
         var bytes = new RequestBytes(512 + body.Length);
         bytes.RequestLine(request.Method, target);
-        bytes.TryHeader("Host", endpoint.Port == 80 ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}");
+        bytes.Host(endpoint);
         foreach (var (name, values) in request.Headers)
         {
             if (RequestHeadersNotForwarded.Contains(name))
@@ -428,25 +428,8 @@ public sealed partial class DirectForwarder : IDisposable
             }
         }
 
-        if (context.Connection.RemoteIpAddress is { } caller)
-        {
-            bytes.TryHeader("X-Forwarded-For", caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4().ToString() : caller.ToString());
-        }
-
-        bytes.TryHeader("X-Forwarded-Proto", request.Scheme);
-        if (request.Host.HasValue)
-        {
-            bytes.TryHeader("X-Forwarded-Host", request.Host.ToUriComponent());
-        }
-
-        if (activity is not null)
-        {
-            DistributedContextPropagator.Current.Inject(activity, bytes, static (carrier, name, value) => ((RequestBytes)carrier!).TryHeader(name, value));
-        }
-
-        bytes.TryHeader("Content-Length", body.Length.ToString(CultureInfo.InvariantCulture));
-        bytes.EndHead();
-        bytes.Body(body);
+        bytes.Forwarded(context.Connection.RemoteIpAddress, request.Scheme, request.Host.HasValue ? request.Host.ToUriComponent() : null);
+        bytes.TraceAndBody(activity, body);
         return bytes;
     }
 

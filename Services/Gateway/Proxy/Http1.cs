@@ -339,6 +339,38 @@ internal sealed class RequestBytes : IDisposable
 
     public void EndHead() => Ascii("\r\n");
 
+    /// <summary>The destination as the request's host.</summary>
+    public void Host(System.Net.DnsEndPoint endpoint) =>
+        TryHeader("Host", endpoint.Port == 80 ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+
+    /// <summary>Where the caller reached the gateway, as YARP writes it: its address, scheme and host.</summary>
+    public void Forwarded(System.Net.IPAddress? caller, string scheme, string? host)
+    {
+        if (caller is not null)
+        {
+            TryHeader("X-Forwarded-For", caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4().ToString() : caller.ToString());
+        }
+
+        TryHeader("X-Forwarded-Proto", scheme);
+        if (!string.IsNullOrEmpty(host))
+        {
+            TryHeader("X-Forwarded-Host", host);
+        }
+    }
+
+    /// <summary>The activity's trace context, then the body's length, the end of the head and the body.</summary>
+    public void TraceAndBody(System.Diagnostics.Activity? activity, ReadOnlySpan<byte> body)
+    {
+        if (activity is not null)
+        {
+            System.Diagnostics.DistributedContextPropagator.Current.Inject(activity, this, static (carrier, name, value) => ((RequestBytes)carrier!).TryHeader(name, value));
+        }
+
+        TryHeader("Content-Length", body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        EndHead();
+        Body(body);
+    }
+
     public void Body(ReadOnlySpan<byte> body)
     {
         Reserve(body.Length);
