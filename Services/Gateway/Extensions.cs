@@ -44,6 +44,9 @@ internal static class Extensions
         builder.Services.AddSingleton<DataPlaneConnections>();
         // Every endpoint's connections pass the fast path first; it hands the rest to Kestrel's HTTP handler.
         builder.Services.Configure<KestrelServerOptions>(DataPlaneConnections.InFrontOfEveryEndpoint);
+        // In front of those, the TCP endpoints' connections are accepted by the fast path's own front,
+        // which serves them on threads of their own while their requests are the fast path's.
+        DataPlaneFront.Register(builder.Services);
         builder.Services.AddSingleton<ShadowMirror>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ShadowMirror>());
         // Shadows go straight to inference once: a retried shadow would be a second logged prediction.

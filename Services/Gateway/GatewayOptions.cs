@@ -83,6 +83,23 @@ public sealed class GatewayOptions
     /// </summary>
     public bool FastPath { get; set; } = true;
 
+    /// <summary>
+    /// How many client connections the fast path serves at a time on threads of their own, with
+    /// blocking socket calls, while their requests are calls it takes: the kernel wakes the thread
+    /// when a request arrives and when the worker answers, with no event loop or thread pool in
+    /// between (docs/serving.md, "The fast path"). Connections beyond it, and every connection once
+    /// a request is not the fast path's, go to Kestrel's socket transport. 0: every connection goes
+    /// to Kestrel. Needs <see cref="FastPath"/>.
+    /// </summary>
+    public int FastPathThreads { get; set; } = 256;
+
+    /// <summary>
+    /// How long a connection may wait for its next request on its own thread; after that it goes to
+    /// Kestrel untouched (where the connection middleware still takes its calls), so that idle
+    /// clients do not hold the front's threads.
+    /// </summary>
+    public TimeSpan FastPathThreadIdleTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long an idle direct connection to a worker is kept for the next call.</summary>
     public TimeSpan DirectConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -121,6 +138,16 @@ public sealed class GatewayOptions
         if (DirectConnectionIdleTimeout < TimeSpan.FromSeconds(1) || DirectConnectionIdleTimeout > TimeSpan.FromMinutes(2))
         {
             yield return "DirectConnectionIdleTimeout must be between 1 s and 2 minutes (a worker closes its own idle connections after two).";
+        }
+
+        if (FastPathThreads is < 0 or > 4096)
+        {
+            yield return "FastPathThreads must be between 0 (off) and 4096.";
+        }
+
+        if (FastPathThreadIdleTimeout < TimeSpan.FromMilliseconds(100) || FastPathThreadIdleTimeout > TimeSpan.FromMinutes(2))
+        {
+            yield return "FastPathThreadIdleTimeout must be between 100 ms and 2 minutes.";
         }
 
         if (ShadowQueueCapacity < 1 || ShadowConcurrency < 1)

@@ -1,6 +1,9 @@
+using System.Net;
+using System.Net.Sockets;
 using Flywheel.Contracts;
 using Flywheel.Gateway;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -67,6 +70,65 @@ public sealed class GatewayTransportTests
     }
 
     [Theory]
+    [InlineData(null, null, true)]
+    [InlineData("0", null, false)]
+    [InlineData(null, "false", false)]
+    public async Task The_gateways_tcp_endpoints_are_accepted_by_the_fast_paths_front_by_default_and_unix_sockets_by_kestrel(string? threads, string? fastPath, bool front)
+    {
+        await using var services = GatewayServices(new() { ["FastPathThreads"] = threads, ["FastPath"] = fastPath });
+
+        // Kestrel asks the transports registered last first.
+        var transport = services.GetRequiredService<IEnumerable<IConnectionListenerFactory>>().Last();
+        var selector = Assert.IsAssignableFrom<IConnectionListenerFactorySelector>(transport);
+        Assert.IsType<Flywheel.Gateway.Proxy.DataPlaneFront>(transport);
+        Assert.Equal(front, selector.CanBind(new IPEndPoint(IPAddress.Loopback, 8080)));
+        Assert.Equal(front, selector.CanBind(new IPEndPoint(IPAddress.IPv6Any, 8080)));
+        Assert.False(selector.CanBind(new UnixDomainSocketEndPoint("/tmp/gateway.sock")));
+    }
+
+    [Theory]
+    [InlineData("urls", "http://localhost:8080;https://localhost:8443")]
+    [InlineData("ASPNETCORE_URLS", "https://+:443")]
+    [InlineData("https_ports", "8443")]
+    [InlineData("Kestrel:Endpoints:Secure:Url", "https://0.0.0.0:8443")]
+    [InlineData("Kestrel:Endpoints:Secure:Certificate:Path", "/certs/gateway.pfx")]
+    public async Task With_an_https_endpoint_configured_the_fast_path_and_its_front_are_off(string key, string value)
+    {
+        await using var services = GatewayServices([], new() { [key] = value });
+
+        Assert.False(services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneConnections>().Enabled);
+        Assert.False(services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneFront>().CanBind(new IPEndPoint(IPAddress.Loopback, 8080)));
+    }
+
+    [Theory]
+    [InlineData("urls", "http://localhost:8080")]
+    [InlineData("http_ports", "8080")]
+    [InlineData("Kestrel:Endpoints:Plain:Url", "http://0.0.0.0:8080")]
+    public async Task Plain_http_endpoints_keep_the_fast_path(string key, string value)
+    {
+        await using var services = GatewayServices([], new() { [key] = value });
+
+        Assert.True(services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneConnections>().Enabled);
+    }
+
+    [Theory]
+    [InlineData("FastPathThreads", "-1", "FastPathThreads must be between 0 (off) and 4096.")]
+    [InlineData("FastPathThreads", "4097", "FastPathThreads must be between 0 (off) and 4096.")]
+    [InlineData("FastPathThreadIdleTimeout", "00:00:00.050", "FastPathThreadIdleTimeout must be between 100 ms and 2 minutes.")]
+    [InlineData("FastPathThreadIdleTimeout", "00:02:01", "FastPathThreadIdleTimeout must be between 100 ms and 2 minutes.")]
+    public void Front_limits_out_of_range_are_refused(string setting, string value, string error)
+    {
+        using var services = GatewayServices(setting, value);
+
+        var refused = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<GatewayOptions>>().Value);
+        Assert.Contains("Flywheel:Gateway is invalid", refused.Message, StringComparison.Ordinal);
+        var options = setting == "FastPathThreads"
+            ? new GatewayOptions { FastPathThreads = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) }
+            : new GatewayOptions { FastPathThreadIdleTimeout = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture) };
+        Assert.Equal([error], options.Validate());
+    }
+
+    [Theory]
     [InlineData("00:00:00.500")]
     [InlineData("00:02:01")]
     public void An_idle_limit_for_direct_connections_outside_one_second_to_two_minutes_is_refused(string limit)
@@ -83,9 +145,14 @@ public sealed class GatewayTransportTests
     private static ServiceProvider GatewayServices(string setting, string? value) => GatewayServices(new() { [setting] = value });
 
     /// <summary>The gateway's services as its host registers them, with the gateway settings given (a null value left unset).</summary>
-    private static ServiceProvider GatewayServices(Dictionary<string, string?> settings)
+    private static ServiceProvider GatewayServices(Dictionary<string, string?> settings, Dictionary<string, string?>? configuration = null)
     {
         var builder = WebApplication.CreateBuilder();
+        foreach (var (key, value) in configuration ?? [])
+        {
+            builder.Configuration[key] = value;
+        }
+
         // Registration only: nothing here connects to them.
         builder.Configuration[$"ConnectionStrings:{ResourceNames.Database}"] = "Host=127.0.0.1;Port=1;Username=flywheel;Password=unused";
         builder.Configuration[$"ConnectionStrings:{ResourceNames.OnlineStore}"] = "127.0.0.1:1,password=unused";

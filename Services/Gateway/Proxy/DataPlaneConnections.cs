@@ -4,18 +4,12 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
-using System.Text;
-using System.Text.Json;
-using Flywheel.Contracts.Serving;
 using Flywheel.Core.Telemetry;
 using Flywheel.Gateway.Traffic;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace Flywheel.Gateway.Proxy;
 
@@ -42,7 +36,8 @@ namespace Flywheel.Gateway.Proxy;
 /// </summary>
 internal sealed partial class DataPlaneConnections
 {
-    private static readonly HttpContext NoError = new DefaultHttpContext();
+    /// <summary>Marks a connection the blocking front already declined: it goes to Kestrel's HTTP handler as it is.</summary>
+    internal static readonly object DeclinedByFront = new();
 
     private readonly IDataPlaneAdmission _admission;
     private readonly DirectForwarder _forwarder;
@@ -71,7 +66,8 @@ internal sealed partial class DataPlaneConnections
         _admission = admission;
         _forwarder = forwarder;
         _logger = logger;
-        Enabled = options.Value.FastPath && forwarder.Enabled;
+        var https = HttpsConfigured(configuration);
+        Enabled = options.Value.FastPath && forwarder.Enabled && !https;
         _maxBodyBytes = options.Value.MaxDataPlaneBodyBytes;
         _keepAlive = kestrel.Value.Limits.KeepAliveTimeout;
         _headersTimeout = kestrel.Value.Limits.RequestHeadersTimeout;
@@ -87,9 +83,40 @@ internal sealed partial class DataPlaneConnections
         {
             LogEnabled();
         }
+        else if (https && options.Value.FastPath)
+        {
+            LogOffForHttps();
+        }
+    }
+
+    /// <summary>
+    /// Whether the gateway is configured with an HTTPS endpoint (its URLs, HTTPS ports or Kestrel
+    /// endpoints). The fast path reads plain HTTP/1.1 before any TLS and cannot tell which endpoint
+    /// a connection came in on, so it stays off there: a plain-text call on a TLS port must not be answered.
+    /// </summary>
+    internal static bool HttpsConfigured(IConfiguration configuration)
+    {
+        static bool IsHttps(string? url) => url?.Contains("https://", StringComparison.OrdinalIgnoreCase) == true;
+
+        return IsHttps(configuration["urls"]) || IsHttps(configuration["ASPNETCORE_URLS"]) ||
+               !string.IsNullOrWhiteSpace(configuration["https_ports"]) || !string.IsNullOrWhiteSpace(configuration["ASPNETCORE_HTTPS_PORTS"]) ||
+               configuration.GetSection("Kestrel:Endpoints").GetChildren().Any(endpoint =>
+                   IsHttps(endpoint["Url"]) || endpoint.GetSection("Certificate").Exists() || endpoint.GetSection("Sni").Exists());
     }
 
     public bool Enabled { get; }
+
+    /// <summary>Kestrel's keep-alive limit: how long a connection may wait for its next request.</summary>
+    internal TimeSpan KeepAliveTimeout => _keepAlive;
+
+    /// <summary>Kestrel's limit on the time a request's head may take to arrive.</summary>
+    internal TimeSpan HeadersTimeout => _headersTimeout;
+
+    /// <summary>The grace period of Kestrel's minimum request body rate (none without one).</summary>
+    internal TimeSpan BodyGracePeriod => _minBodyRate?.GracePeriod ?? TimeSpan.Zero;
+
+    /// <summary>How long a call may take (the inference route's timeout).</summary>
+    internal TimeSpan CallTimeout => _callTimeout;
 
     /// <summary>Calls the fast path answered since the gateway started.</summary>
     public long Taken => Interlocked.Read(ref _taken);
@@ -107,7 +134,7 @@ internal sealed partial class DataPlaneConnections
     /// <summary>Kestrel's connection middleware: the fast path for the calls it takes, then Kestrel's HTTP handler for the rest.</summary>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
-        if (!Enabled)
+        if (!Enabled || connection.Items.ContainsKey(DeclinedByFront))
         {
             await next(connection);
             return;
@@ -199,21 +226,8 @@ internal sealed partial class DataPlaneConnections
 
             var whole = result.Buffer;
             var body = whole.Slice(request!.HeadLength, request.ContentLength).ToArray();
-            AdmittedCall? admitted = null;
-            var caller = Caller(connection, request);
-            if (caller is not null && !busy.IsCancellationRequested && _forwarder.CanTake())
-            {
-                try
-                {
-                    admitted = await _admission.TryAdmitAsync(request, body, caller.Address, busy.Token);
-                }
-                catch (Exception exception) when (exception is OperationCanceledException or Npgsql.NpgsqlException or TimeoutException)
-                {
-                    // The key could not be looked up: the middleware tries, and answers what it finds.
-                    admitted = null;
-                }
-            }
-
+            var caller = Caller(connection.RemoteEndPoint, request);
+            var admitted = await AdmitAsync(request, body, caller, busy.Token);
             if (admitted is null)
             {
                 input.AdvanceTo(whole.Start);
@@ -224,70 +238,101 @@ internal sealed partial class DataPlaneConnections
             input.AdvanceTo(whole.GetPosition(request.HeadLength + request.ContentLength));
             sequence++;
             Arm(timer, _callTimeout);
-            var traced = request.TraceParent is null && PredictionTracing.Keep(isPrediction: true, callerSampled: false, _traceRatio, Random.Shared.NextDouble());
-            bool broken;
-            using (var activity = traced ? StartServerActivity(request) : null)
+            using var activity = StartServerActivity(request);
+            var call = new ConnectionCall(connection, request, body, admitted.Role, caller!, activity, busy.Token, closing,
+                $"{connection.ConnectionId}:{sequence.ToString("X8", CultureInfo.InvariantCulture)}");
+            if (!await AnswerAsync(call, admitted, busy.Token) || closing.IsCancellationRequested)
             {
-                var call = new ConnectionCall(connection, request, body, admitted.Role, caller!, activity, busy.Token, closing,
-                    $"{connection.ConnectionId}:{sequence.ToString("X8", CultureInfo.InvariantCulture)}");
-                try
-                {
-                    if (!await _forwarder.ForwardAsync(call))
-                    {
-                        await call.WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, "No inference worker is available.", "inference",
-                            "The inference service has no destination the gateway can reach; nothing was predicted.");
-                    }
-                }
-                catch (OperationCanceledException) when (busy.IsCancellationRequested)
-                {
-                    if (connection.ConnectionClosed.IsCancellationRequested || call.ResponseStarted)
-                    {
-                        // The client left, or part of the answer went out before the time was up: nothing more can be said.
-                        connection.Abort();
-                        return;
-                    }
-
-                    call.LastOnConnection = true;
-                    await call.WriteProblemAsync(StatusCodes.Status504GatewayTimeout, "The inference service did not answer in time.", "inference",
-                        $"No answer within {_callTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; the prediction may or may not have been made.");
-                    return;
-                }
-
-                activity?.SetTag("http.response.status_code", call.Status);
-                Interlocked.Increment(ref _taken);
-                _requests.Add(1, new KeyValuePair<string, object?>("outcome", "taken"));
-                _admission.Completed(admitted, call.Status);
-                broken = call.Broken;
-            }
-
-            if (broken || closing.IsCancellationRequested)
-            {
-                // A broken answer ends the connection; a stopping server, after the call in progress.
+                // A broken or timed-out answer ends the connection; a stopping server, after the call in progress.
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// The call's admission by the admission middleware's rules; null when the pipeline should have
+    /// it (a caller it cannot tell, a key it must look up and cannot, no destination, a refusal).
+    /// </summary>
+    internal async ValueTask<AdmittedCall?> AdmitAsync(DataPlaneRequest request, byte[] body, ClientOrigin? caller, CancellationToken cancellationToken)
+    {
+        if (caller is null || cancellationToken.IsCancellationRequested || !_forwarder.CanTake())
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _admission.TryAdmitAsync(request, body, caller.Address, cancellationToken);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or Npgsql.NpgsqlException or TimeoutException)
+        {
+            // The key could not be looked up: the middleware tries, and answers what it finds.
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Forwards an admitted call and answers it: the worker's answer, a 503 without a destination, a
+    /// 504 when its time is up. False when the connection must end after it.
+    /// </summary>
+    internal async ValueTask<bool> AnswerAsync(FastPathCall call, AdmittedCall admitted, CancellationToken busy)
+    {
+        try
+        {
+            if (!await _forwarder.ForwardAsync(call))
+            {
+                await call.WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, "No inference worker is available.", "inference",
+                    "The inference service has no destination the gateway can reach; nothing was predicted.");
+            }
+        }
+        catch (OperationCanceledException) when (busy.IsCancellationRequested)
+        {
+            if (call.ClientGone || call.ResponseStarted)
+            {
+                // The client left, or part of the answer went out before the time was up: nothing more can be said.
+                call.Abort();
+                return false;
+            }
+
+            call.LastOnConnection = true;
+            await call.WriteProblemAsync(StatusCodes.Status504GatewayTimeout, "The inference service did not answer in time.", "inference",
+                $"No answer within {_callTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; the prediction may or may not have been made.");
+            return false;
+        }
+
+        call.Activity?.SetTag("http.response.status_code", call.Status);
+        _admission.Completed(admitted, call.Status);
+        _requests.Add(1, new KeyValuePair<string, object?>("outcome", "taken"));
+        Interlocked.Increment(ref _taken);
+        return !call.Broken;
+    }
+
+    /// <summary>Counts a connection handed to Kestrel's HTTP handler.</summary>
+    internal void CountHandOff()
+    {
+        Interlocked.Increment(ref _handedOff);
+        _requests.Add(1, new KeyValuePair<string, object?>("outcome", "handed_off"));
     }
 
     /// <summary>A timeout for the timer; Kestrel's "no limit" (<see cref="TimeSpan.MaxValue"/>) and anything a timer cannot hold is none.</summary>
     private static void Arm(CancellationTokenSource timer, TimeSpan timeout) =>
         timer.CancelAfter(timeout <= TimeSpan.Zero || timeout >= MaxTimer ? Timeout.InfiniteTimeSpan : timeout);
 
-    private static readonly TimeSpan MaxTimer = TimeSpan.FromDays(1);
+    internal static readonly TimeSpan MaxTimer = TimeSpan.FromDays(1);
 
     /// <summary>Two timeouts one after the other; none when either is none.</summary>
-    private static TimeSpan Sum(TimeSpan first, TimeSpan second) =>
+    internal static TimeSpan Sum(TimeSpan first, TimeSpan second) =>
         first <= TimeSpan.Zero || second <= TimeSpan.Zero || first >= MaxTimer || second >= MaxTimer ? Timeout.InfiniteTimeSpan : first + second;
 
     /// <summary>How long a body may take at Kestrel's minimum request body rate (none without one).</summary>
-    private TimeSpan BodyTime(int length) =>
+    internal TimeSpan BodyTime(int length) =>
         _minBodyRate is { } rate ? rate.GracePeriod + TimeSpan.FromSeconds(length / rate.BytesPerSecond) : Timeout.InfiniteTimeSpan;
 
     private async Task HandOffAsync(ConnectionContext connection, ConnectionDelegate next, CancellationTokenSource timer)
     {
         // Kestrel keeps its own time from here.
         timer.CancelAfter(Timeout.InfiniteTimeSpan);
-        Interlocked.Increment(ref _handedOff);
-        _requests.Add(1, new KeyValuePair<string, object?>("outcome", "handed_off"));
+        CountHandOff();
         await next(connection);
     }
 
@@ -314,13 +359,26 @@ internal sealed partial class DataPlaneConnections
     private HeadParse Parse(ReadOnlySequence<byte> buffer, out DataPlaneRequest? request) => Parse(buffer, _maxBodyBytes, out request);
 
     /// <summary>
+    /// The request at the start of <paramref name="bytes"/>, when it is one the fast path would take
+    /// (<see cref="HeadParse.NotTaken"/> also for a key it would not admit, or a request larger than
+    /// Kestrel would buffer).
+    /// </summary>
+    internal HeadParse Parse(ReadOnlySpan<byte> bytes, out DataPlaneRequest? request)
+    {
+        var parse = DataPlaneRequest.TryParse(bytes, _maxBodyBytes, out request);
+        return parse == HeadParse.Parsed && (!_admission.MayTake(request!) || request!.HeadLength + (long)request.ContentLength > _maxBuffered)
+            ? HeadParse.NotTaken
+            : parse;
+    }
+
+    /// <summary>
     /// The client's address and scheme as ASP.NET Core's forwarded headers would leave them (the last
     /// <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> entries, when they are switched on), or null
     /// when the pipeline should read them.
     /// </summary>
-    private ClientOrigin? Caller(ConnectionContext connection, DataPlaneRequest request)
+    internal ClientOrigin? Caller(EndPoint? remote, DataPlaneRequest request)
     {
-        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        var address = (remote as IPEndPoint)?.Address;
         var scheme = "http";
         if (!_forwardedHeaders)
         {
@@ -356,8 +414,14 @@ internal sealed partial class DataPlaneConnections
 
     private static string LastEntry(string value) => value[(value.LastIndexOf(',') + 1)..].Trim();
 
-    private static Activity? StartServerActivity(DataPlaneRequest request)
+    /// <summary>The call's server span, when it is one of those traced (predictions at the configured ratio, unless the caller decided).</summary>
+    internal Activity? StartServerActivity(DataPlaneRequest request)
     {
+        if (request.TraceParent is not null || !PredictionTracing.Keep(isPrediction: true, callerSampled: false, _traceRatio, Random.Shared.NextDouble()))
+        {
+            return null;
+        }
+
         var activity = DirectForwarder.Source.StartActivity("POST", ActivityKind.Server);
         activity?.SetTag("http.request.method", "POST");
         activity?.SetTag("url.path", request.Target);
@@ -370,156 +434,28 @@ internal sealed partial class DataPlaneConnections
     [LoggerMessage(Level = LogLevel.Information, Message = "Predict and infer calls are read off the connection by the gateway's fast path; every other request goes through the HTTP pipeline")]
     private partial void LogEnabled();
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "An HTTPS endpoint is configured: the data-plane fast path, which reads plain HTTP/1.1 only, is off and every request goes through the HTTP pipeline")]
+    private partial void LogOffForHttps();
+
     internal sealed record ClientOrigin(IPAddress? Address, string Scheme);
 
-    /// <summary>A call the fast path admitted: its request as the pipeline would forward it, its answer written to the connection as it comes.</summary>
+    /// <summary>A call the fast path admitted on a Kestrel connection: its answer goes to the connection's transport pipe.</summary>
     private sealed class ConnectionCall(
         ConnectionContext connection, DataPlaneRequest request, byte[] body, string role, ClientOrigin caller, Activity? activity,
-        CancellationToken aborted, CancellationToken closing, string traceIdentifier) : ForwardedCall
+        CancellationToken aborted, CancellationToken closing, string traceIdentifier)
+        : FastPathCall(request, body, role, caller, activity, aborted, closing, traceIdentifier)
     {
-        private const int FlushEvery = 64 * 1024;
         private static readonly TimeSpan ProblemSendTimeout = TimeSpan.FromSeconds(10);
         private readonly PipeWriter _output = connection.Transport.Output;
-        private bool _started;
-        private bool _chunked;
-        private long _unflushed;
 
-        public int Status { get; private set; }
+        public override bool ClientGone => connection.ConnectionClosed.IsCancellationRequested;
 
-        /// <summary>Whether the connection ends after this answer (which then says so).</summary>
-        public bool LastOnConnection { get; set; }
+        protected override void Write(ReadOnlySpan<byte> bytes) => _output.Write(bytes);
 
-        /// <summary>Whether the answer was cut off: the connection must end.</summary>
-        public bool Broken { get; private set; }
+        protected override async ValueTask FlushAsync(CancellationToken cancellationToken) => await _output.FlushAsync(cancellationToken);
 
-        public override CancellationToken Aborted => aborted;
-
-        public override bool ResponseStarted => _started;
-
-        public override bool Traced => activity is not null;
-
-        public override RequestBytes BuildRequest(DnsEndPoint endpoint, Activity? current)
+        protected override async ValueTask FlushProblemAsync()
         {
-            var bytes = new RequestBytes(512 + body.Length);
-            bytes.RequestLine("POST", request.Target);
-            bytes.Host(endpoint);
-            foreach (var (name, value) in request.Headers)
-            {
-                if (!DirectForwarder.RequestHeadersNotForwarded.Contains(name) && !DataPlaneRequest.IsServingHeader(name))
-                {
-                    // DataPlaneRequest took only names and values that can be written as they are.
-                    bytes.TryHeader(name, value);
-                }
-            }
-
-            bytes.TryHeader(ServingHeaders.Traffic, role);
-            bytes.Forwarded(caller.Address, caller.Scheme, request.Host);
-            if (current is null)
-            {
-                // Not traced: the worker is told so, as the pipeline's unrecorded span would tell it, and does not trace the call on its own.
-                bytes.TryHeader("traceparent", request.TraceParent ?? $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-00");
-            }
-
-            bytes.TraceAndBody(current, body);
-            return bytes;
-        }
-
-        public override void StartResponse(ResponseHead head)
-        {
-            _started = true;
-            Status = head.Status;
-            var text = new StringBuilder(256);
-            text.Append("HTTP/1.1 ").Append(head.Status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(ReasonPhrases.GetReasonPhrase(head.Status)).Append("\r\n");
-            foreach (var (name, value) in head.Headers)
-            {
-                if (!DirectForwarder.ResponseHeadersNotForwarded.Contains(name))
-                {
-                    text.Append(name).Append(": ").Append(value).Append("\r\n");
-                }
-            }
-
-            if (LastOnConnection || closing.IsCancellationRequested)
-            {
-                // The gateway is stopping: this connection ends after this answer.
-                text.Append("Connection: close\r\n");
-            }
-
-            if (head.HasBody)
-            {
-                if (head.ContentLength is { } length)
-                {
-                    text.Append("Content-Length: ").Append(length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
-                }
-                else
-                {
-                    _chunked = true;
-                    text.Append("Transfer-Encoding: chunked\r\n");
-                }
-            }
-
-            text.Append("\r\n");
-            Write(text.ToString());
-        }
-
-        public override async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
-        {
-            if (bytes.IsEmpty)
-            {
-                return;
-            }
-
-            if (_chunked)
-            {
-                Write($"{bytes.Length:x}\r\n");
-            }
-
-            _output.Write(bytes.Span);
-            _unflushed += bytes.Length;
-            if (_chunked)
-            {
-                Write("\r\n");
-            }
-
-            if (_chunked || _unflushed >= FlushEvery)
-            {
-                _unflushed = 0;
-                await _output.FlushAsync(cancellationToken);
-            }
-        }
-
-        public override async ValueTask EndResponseAsync(CancellationToken cancellationToken)
-        {
-            if (_chunked)
-            {
-                Write("0\r\n\r\n");
-            }
-
-            _unflushed = 0;
-            await _output.FlushAsync(cancellationToken);
-        }
-
-        public override async ValueTask WriteProblemAsync(int status, string title, string field, string message)
-        {
-            Status = status;
-            var problem = new ValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
-            {
-                Type = status switch
-                {
-                    StatusCodes.Status502BadGateway => "https://tools.ietf.org/html/rfc9110#section-15.6.3",
-                    StatusCodes.Status503ServiceUnavailable => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-                    _ => "https://tools.ietf.org/html/rfc9110#section-15.6.5",
-                },
-                Status = status,
-                Title = title,
-                Detail = message,
-            };
-            problem.Extensions["traceId"] = activity?.Id ?? traceIdentifier;
-            var json = JsonSerializer.SerializeToUtf8Bytes(problem, JsonSerializerOptions.Web);
-            Write($"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {ReasonPhrases.GetReasonPhrase(status)}\r\n" +
-                  $"Content-Type: application/problem+json\r\nContent-Length: {json.Length.ToString(CultureInfo.InvariantCulture)}\r\n" +
-                  (LastOnConnection || closing.IsCancellationRequested ? "Connection: close\r\n\r\n" : "\r\n"));
-            _output.Write(json);
-            _started = true;
             // The call's own token may be what ended it; a client that does not read this answer gets a few seconds.
             using var sending = new CancellationTokenSource(ProblemSendTimeout);
             try
@@ -532,34 +468,6 @@ internal sealed partial class DataPlaneConnections
             }
         }
 
-        public override void Abort()
-        {
-            Broken = true;
-            connection.Abort();
-        }
-
-        public override HttpContext HealthContext(IForwarderErrorFeature? error)
-        {
-            if (error is null)
-            {
-                return NoError;
-            }
-
-            var context = new DefaultHttpContext();
-            context.Features.Set(error);
-            return context;
-        }
-
-        public override void ClearError()
-        {
-        }
-
-        private void Write(string ascii)
-        {
-            var span = _output.GetSpan(ascii.Length);
-            var written = Encoding.ASCII.GetBytes(ascii, span);
-            _output.Advance(written);
-            _unflushed += written;
-        }
+        protected override void AbortConnection() => connection.Abort();
     }
 }

@@ -188,7 +188,7 @@ public sealed partial class DirectForwarder : IDisposable
         using var request = call.BuildRequest(endpoint, activity ?? Activity.Current);
 
         // A blocking connect answers at once only on this host.
-        var blocking = alone && LocalSocketConnector.IsLoopback(endpoint.Host);
+        var blocking = (alone || call.MayBlock) && LocalSocketConnector.IsLoopback(endpoint.Host);
         var connection = _pool.TakeIdle(endpoint, blocking);
         var sent = false;
         for (var attempt = 0; ; attempt++)

@@ -18,6 +18,12 @@ internal abstract class ForwardedCall
     /// <summary>Whether any of the answer has been written to the caller: from then on a failure can only break the response.</summary>
     public abstract bool ResponseStarted { get; }
 
+    /// <summary>
+    /// Whether the call's thread is its own to block: the exchange with a worker on this host then
+    /// waits on a blocking connection even when other calls are in flight.
+    /// </summary>
+    public virtual bool MayBlock => false;
+
     /// <summary>Whether the exchange gets a client span of its own (the sampler then decides whether it is recorded).</summary>
     public abstract bool Traced { get; }
 
