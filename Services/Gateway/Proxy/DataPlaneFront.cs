@@ -409,8 +409,13 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
                         }
 
                         // The request is taken: its bytes, already here, are read off the socket.
-                        if (!connection.ReceiveExactly(peeked.AsSpan(0, request.HeadLength + request.ContentLength)) ||
-                            !Answer(connection, call, request, body, output, ++sequence))
+                        if (!connection.ReceiveExactly(peeked.AsSpan(0, request.HeadLength + request.ContentLength)))
+                        {
+                            call.Dispose();
+                            return false;
+                        }
+
+                        if (!Answer(connection, call, request, body, output, ++sequence))
                         {
                             return false;
                         }
@@ -524,13 +529,11 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
             var fastPath = _front._fastPath;
             var caller = fastPath.Caller(remote, request);
             var watch = new CallWatch(caller);
-            // A key that must be looked up gets the header timeout; the client leaving or a shutdown ends the look-up too.
+            // A key that must be looked up gets the header timeout.
             watch.Arm(fastPath.HeadersTimeout);
-            connection.Watch(watch);
             var admitted = Wait(fastPath.AdmitAsync(request, body, caller, watch.Token));
             if (admitted is null)
             {
-                connection.Unwatch(watch);
                 watch.Dispose();
                 return null;
             }
@@ -546,14 +549,17 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
             try
             {
                 watch.Arm(fastPath.CallTimeout);
+                // Checked for a client that left from here: the request's bytes are all read, so a readable socket with nothing to read is its end.
+                connection.Watch(watch);
                 using var activity = fastPath.StartServerActivity(request);
                 var call = new SocketCall(connection, watch, output, request, body, watch.Admitted!.Role, watch.Caller!, activity, _stoppingToken,
                     $"{connection.Id}:{sequence.ToString("X8", CultureInfo.InvariantCulture)}");
-                // Past its time, or with its client gone, an answer being written is cut off: a blocked write must not hold the thread.
+                // Past its time, or with its client gone, the worker's answer being relayed is cut off: a blocked
+                // write must not hold the thread. (Before that, the call ends with the gateway's own 504.)
                 using var cut = watch.Token.UnsafeRegister(static state =>
                 {
                     var (call, connection) = ((SocketCall, FrontConnection))state!;
-                    if (call.ResponseStarted)
+                    if (call.RelayStarted)
                     {
                         connection.Shutdown();
                     }
@@ -804,6 +810,8 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
             _gone = true;
             output.ResetWrittenCount();
             connection.Shutdown();
+            // The worker's exchange ends too, as Kestrel's closed connection would end it.
+            watch.End(clientLeft: true);
         }
 
         private void Send()

@@ -28,6 +28,9 @@ internal abstract class FastPathCall(
 
     public int Status { get; private set; }
 
+    /// <summary>Whether the worker's answer has begun to go out (not the gateway's own problem answer).</summary>
+    public bool RelayStarted { get; private set; }
+
     /// <summary>Whether the connection ends after this answer (which then says so).</summary>
     public bool LastOnConnection { get; set; }
 
@@ -74,6 +77,7 @@ internal abstract class FastPathCall(
     public override void StartResponse(ResponseHead head)
     {
         _started = true;
+        RelayStarted = true;
         Status = head.Status;
         var text = new StringBuilder(256);
         text.Append("HTTP/1.1 ").Append(head.Status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(ReasonPhrases.GetReasonPhrase(head.Status)).Append("\r\n");
