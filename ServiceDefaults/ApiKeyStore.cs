@@ -65,7 +65,16 @@ public sealed partial class ApiKeyStore(
     // under load: at expiry every request in flight would otherwise look it up at once.
     private readonly ConcurrentDictionary<string, byte> _refreshing = new(StringComparer.Ordinal);
 
+    // Lookups in progress, by key hash: every request for a key that is not cached joins the one
+    // lookup in progress for it, so a key that left the cache (an eviction, say) under load costs one
+    // database read and one of its client's lookup budget, not one per request in flight.
+    private readonly ConcurrentDictionary<string, Task<CallerKey?>> _lookups = new(StringComparer.Ordinal);
+    private long _loads;
+
     private sealed record Cached(CallerKey Key, long RefreshAt, long ExpiresAt);
+
+    /// <summary>Database reads of keys that were not cached, since the store started (for tests and diagnostics).</summary>
+    public long Loads => Interlocked.Read(ref _loads);
 
     /// <summary>Cached keys being read again ahead of their expiry now (for tests and diagnostics).</summary>
     public int RefreshesInFlight => _refreshing.Count;
@@ -127,7 +136,14 @@ public sealed partial class ApiKeyStore(
         return _unknown.TryGetValue(hex, out var unknownUntil) && now < unknownUntil;
     }
 
-    /// <summary>The unrevoked key with this value, or null.</summary>
+    /// <summary>
+    /// The lookup in progress for this key value, if there is one: a request that joins it needs no
+    /// lookup of its own (nor a token of its client's lookup budget).
+    /// </summary>
+    public Task<CallerKey?>? LookupInProgress(string presented) =>
+        presented.Length <= MaxKeyLength && _lookups.TryGetValue(ApiKeyHash.Hex(ApiKeyHash.Compute(presented)), out var lookup) ? lookup : null;
+
+    /// <summary>The unrevoked key with this value, or null. Concurrent requests for a key that is not cached share one lookup.</summary>
     public async ValueTask<CallerKey?> FindAsync(string presented, CancellationToken cancellationToken)
     {
         if (presented.Length > MaxKeyLength)
@@ -142,8 +158,50 @@ public sealed partial class ApiKeyStore(
             return remembered;
         }
 
+        // The shared lookup is not the caller's to cancel; the caller may stop waiting for it.
+        return await Lookup(hash, hex).WaitAsync(cancellationToken);
+    }
+
+    private Task<CallerKey?> Lookup(byte[] hash, string hex)
+    {
+        while (true)
+        {
+            if (_lookups.TryGetValue(hex, out var running))
+            {
+                return running;
+            }
+
+            var lookup = new TaskCompletionSource<CallerKey?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_lookups.TryAdd(hex, lookup.Task))
+            {
+                _ = CompleteAsync(lookup, hash, hex);
+                return lookup.Task;
+            }
+        }
+    }
+
+    private async Task CompleteAsync(TaskCompletionSource<CallerKey?> lookup, byte[] hash, string hex)
+    {
+        try
+        {
+            // What it found is remembered before anyone hears it, so a request after this one finds it in memory.
+            lookup.SetResult(await LoadAndRememberAsync(hash, hex));
+        }
+        catch (Exception exception)
+        {
+            lookup.SetException(exception);
+        }
+        finally
+        {
+            _lookups.TryRemove(new KeyValuePair<string, Task<CallerKey?>>(hex, lookup.Task));
+        }
+    }
+
+    private async Task<CallerKey?> LoadAndRememberAsync(byte[] hash, string hex)
+    {
+        Interlocked.Increment(ref _loads);
         var evictionsBefore = Interlocked.Read(ref _evictions);
-        var key = await LoadAsync(hash, hex, cancellationToken);
+        var key = await LoadAsync(hash, hex, CancellationToken.None);
         // A lookup that overlapped an eviction must not put back what it read: the row may have changed since.
         var current = Interlocked.Read(ref _evictions) == evictionsBefore;
         if (key is null)
@@ -266,6 +324,8 @@ public sealed partial class ApiKeyStore(
         var normalized = hex.Trim().ToLowerInvariant();
         _cache.TryRemove(normalized, out _);
         _unknown.TryRemove(normalized, out _);
+        // A request from now on reads the key afresh rather than joining a read from before the change.
+        _lookups.TryRemove(normalized, out _);
     }
 
     private void EvictAll()
@@ -273,6 +333,7 @@ public sealed partial class ApiKeyStore(
         Interlocked.Increment(ref _evictions);
         _cache.Clear();
         _unknown.Clear();
+        _lookups.Clear();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

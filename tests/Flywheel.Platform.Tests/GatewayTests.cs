@@ -362,6 +362,45 @@ public sealed class GatewayTests(PlatformFixture fixture)
         Assert.Null(await store.FindAsync(key, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Requests_for_a_key_that_is_not_cached_share_one_lookup_so_none_is_refused_for_its_clients_lookup_budget()
+    {
+        await using var database = NpgsqlDataSource.Create(await _flywheel.ConnectionStringAsync(ResourceNames.Database));
+        using var store = new ApiKeyStore(database, TimeProvider.System, new ApiKeyCacheSettings(TimeSpan.FromSeconds(30)), NullLogger<ApiKeyStore>.Instance);
+        var (key, id) = await InsertKeyAsync("predictor", models: null);
+
+        // The first request starts the lookup; every one after it joins that lookup while it runs, or finds its answer in memory after.
+        var first = store.FindAsync(key, CancellationToken.None).AsTask();
+        Assert.NotNull(store.LookupInProgress(key));
+        var rest = Enumerable.Range(0, 49).Select(_ => store.FindAsync(key, CancellationToken.None).AsTask()).ToList();
+        var found = await Task.WhenAll([first, .. rest]);
+
+        Assert.All(found, caller => Assert.Equal(id, caller?.Id));
+        Assert.Equal(1, store.Loads);
+        Assert.Null(store.LookupInProgress(key));
+
+        // Through the gateway: more requests at once than the client's 20 lookups a second, for a key the gateway has never seen.
+        var client = $"198.18.{Random.Shared.Next(0, 255)}.{Random.Shared.Next(1, 255)}";
+        var (fresh, _) = await InsertKeyAsync("predictor", models: null);
+        using var gateway = _flywheel.CreateClient(ResourceNames.Gateway);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => SendFromAsync(gateway, client, fresh)));
+        try
+        {
+            Assert.All(responses, response =>
+            {
+                Assert.NotEqual(HttpStatusCode.TooManyRequests, response.StatusCode);
+                Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
+            });
+        }
+        finally
+        {
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
     /// <summary>Sends ten at a time, so the requests outrun the limit's refill even on a busy machine, until one is a 429; counts the 401s before it.</summary>
     private static async Task<(int Unauthorized, HttpResponseMessage Limited)> SendUntilLimitedAsync(Func<int, Task<HttpResponseMessage>> send)
     {

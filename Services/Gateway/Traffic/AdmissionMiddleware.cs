@@ -50,18 +50,26 @@ public sealed class AdmissionMiddleware(
         string? address = null;
         if (presented is not null && !keys.TryGetCached(presented, out key))
         {
-            // Only the database can say whether this key exists. Lookups have a budget of their own
-            // per client, taken before the lookup, so guessing keys costs the database no more than
-            // that rate, however many guesses are in flight; a valid key needs one lookup in 30 s.
-            address = AnonymousLimits.AddressOf(context);
-            if (anonymous.CheckLookup(address) is { Allowed: false } lookups)
+            if (keys.LookupInProgress(presented) is { } inProgress)
             {
-                await RefuseAsync(context, lookups,
-                    $"Keys this gateway has not seen lately are looked up at most {anonymous.LookupsPerSecond} times a second for one client address; retry in {lookups.RetryAfterSeconds} s.");
-                return;
+                // Another request is looking this key up: its answer is this one's too, for no lookup of its own.
+                key = await inProgress.WaitAsync(context.RequestAborted);
             }
+            else
+            {
+                // Only the database can say whether this key exists. Lookups have a budget of their own
+                // per client, taken before the lookup, so guessing keys costs the database no more than
+                // that rate, however many guesses are in flight; a valid key needs one lookup in 30 s.
+                address = AnonymousLimits.AddressOf(context);
+                if (anonymous.CheckLookup(address) is { Allowed: false } lookups)
+                {
+                    await RefuseAsync(context, lookups,
+                        $"Keys this gateway has not seen lately are looked up at most {anonymous.LookupsPerSecond} times a second for one client address; retry in {lookups.RetryAfterSeconds} s.");
+                    return;
+                }
 
-            key = await keys.FindAsync(presented, context.RequestAborted);
+                key = await keys.FindAsync(presented, context.RequestAborted);
+            }
         }
 
         if (key is null && anonymous.CheckRequest(address ?? AnonymousLimits.AddressOf(context)) is { Allowed: false } refusedAnonymous)

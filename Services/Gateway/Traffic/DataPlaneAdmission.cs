@@ -52,14 +52,22 @@ internal sealed class DataPlaneAdmission(
 
         if (!keys.TryGetCached(presented, out var key))
         {
-            // As the middleware: the lookup's token is taken first. The answer is cached either way,
-            // so the middleware, should it get the call, looks nothing up again.
-            if (!anonymous.CheckLookup(ClientAddress.LimitKey(client)).Allowed)
+            if (keys.LookupInProgress(presented) is { } inProgress)
             {
-                return null;
+                // As the middleware: a lookup in progress for the key answers this call too.
+                key = await inProgress.WaitAsync(cancellationToken);
             }
+            else
+            {
+                // As the middleware: the lookup's token is taken first. The answer is cached either way,
+                // so the middleware, should it get the call, looks nothing up again.
+                if (!anonymous.CheckLookup(ClientAddress.LimitKey(client)).Allowed)
+                {
+                    return null;
+                }
 
-            key = await keys.FindAsync(presented, cancellationToken);
+                key = await keys.FindAsync(presented, cancellationToken);
+            }
         }
 
         var model = request.Serving.Model!;
