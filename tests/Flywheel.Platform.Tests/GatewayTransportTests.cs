@@ -70,10 +70,11 @@ public sealed class GatewayTransportTests
     }
 
     [Theory]
-    [InlineData(null, null, true)]
+    [InlineData(null, null, false)]
     [InlineData("0", null, false)]
-    [InlineData(null, "false", false)]
-    public async Task The_gateways_tcp_endpoints_are_accepted_by_the_fast_paths_front_by_default_and_unix_sockets_by_kestrel(string? threads, string? fastPath, bool front)
+    [InlineData("256", null, true)]
+    [InlineData("256", "false", false)]
+    public async Task The_fast_paths_front_accepts_the_gateways_tcp_endpoints_when_given_threads_and_leaves_unix_sockets_to_kestrel(string? threads, string? fastPath, bool front)
     {
         await using var services = GatewayServices(new() { ["FastPathThreads"] = threads, ["FastPath"] = fastPath });
 
@@ -94,7 +95,7 @@ public sealed class GatewayTransportTests
     [InlineData("Kestrel:Endpoints:Secure:Certificate:Path", "/certs/gateway.pfx")]
     public async Task With_an_https_endpoint_configured_the_fast_path_and_its_front_are_off(string key, string value)
     {
-        await using var services = GatewayServices([], new() { [key] = value });
+        await using var services = GatewayServices(new Dictionary<string, string?> { ["FastPathThreads"] = "256" }, new() { [key] = value });
 
         Assert.False(services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneConnections>().Enabled);
         Assert.False(services.GetRequiredService<Flywheel.Gateway.Proxy.DataPlaneFront>().CanBind(new IPEndPoint(IPAddress.Loopback, 8080)));
