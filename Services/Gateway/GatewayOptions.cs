@@ -90,7 +90,7 @@ public sealed class GatewayOptions
     /// between (docs/serving.md, "Its own TCP front"). Connections beyond it, and every connection
     /// once a request is not the fast path's, go to Kestrel's socket transport. 0 (the default):
     /// every connection goes to Kestrel. Measured on a 2-core machine it shortened the hop only in
-    /// its fastest state and cost a sixth of the gateway's throughput at saturation
+    /// its fastest state and cost a ninth of the gateway's throughput at saturation
     /// (docs/benchmarks.md), so it is off unless turned on. Needs <see cref="FastPath"/>.
     /// </summary>
     public int FastPathThreads { get; set; }

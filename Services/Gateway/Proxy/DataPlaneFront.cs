@@ -42,7 +42,7 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
 
     private readonly DataPlaneConnections _fastPath;
     private readonly SocketTransportOptions _sockets;
-    private readonly SocketConnectionContextFactory _kestrelConnections;
+    private readonly SocketConnectionContextFactory? _kestrelConnections;
     private readonly ILogger<DataPlaneFront> _logger;
     private readonly int _maxThreads;
     private readonly TimeSpan _idleOnThread;
@@ -60,7 +60,8 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
         _maxThreads = options.Value.FastPathThreads;
         _idleOnThread = options.Value.FastPathThreadIdleTimeout;
         Enabled = fastPath.Enabled && _maxThreads > 0;
-        _kestrelConnections = new SocketConnectionContextFactory(
+        // Kestrel's own connections for what the front hands on; made only when the front is on.
+        _kestrelConnections = !Enabled ? null : new SocketConnectionContextFactory(
             new SocketConnectionFactoryOptions
             {
                 IOQueueCount = _sockets.IOQueueCount,
@@ -107,7 +108,7 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
         return ValueTask.FromResult<IConnectionListener>(new Listener(this, socket));
     }
 
-    public void Dispose() => _kestrelConnections.Dispose();
+    public void Dispose() => _kestrelConnections?.Dispose();
 
     private bool TryReserveThread()
     {
@@ -304,7 +305,8 @@ internal sealed partial class DataPlaneFront : IConnectionListenerFactory, IConn
             ConnectionContext connection;
             try
             {
-                connection = _front._kestrelConnections.Create(socket);
+                // Bound only when on (CanBind), so the factory is there.
+                connection = _front._kestrelConnections!.Create(socket);
             }
             catch (Exception exception)
             {
