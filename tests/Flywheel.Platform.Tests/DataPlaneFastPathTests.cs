@@ -156,12 +156,7 @@ public partial class DataPlaneFastPathTests : IAsyncLifetime
 
         await connection.SendAsync($"POST {Predict} HTTP/1.1\r\nHost: front\r\n{headers}\r\n\r\n");
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (front.FastPath.HandedOff == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
-
+        await SettledAsync(() => front.FastPath.HandedOff > 0);
         Assert.True(front.FastPath.HandedOff == 1, $"{form}: the fast path still waits for the body");
         Assert.Equal(0, front.FastPath.Taken);
     }
@@ -374,6 +369,18 @@ public partial class DataPlaneFastPathTests : IAsyncLifetime
         Assert.Equal(1, front.PipelineRequests);
     }
 
+    /// <summary>Waits up to 10 s for what the gateway does just after an answer goes out (a count, a hand-off, a thread ending); whether it came.</summary>
+    private protected static async Task<bool> SettledAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        return condition();
+    }
+
     private static async Task<HttpResponseMessage> PostAsync(HttpClient client, string model) =>
         await client.PostAsync($"/v1/models/{model}:predict", new StringContent("x"));
 
@@ -489,12 +496,7 @@ public partial class DataPlaneFastPathTests : IAsyncLifetime
         /// <summary>Calls taken, once at least <paramref name="expected"/> are counted: a call is counted (and its admission completed) just after its answer went out.</summary>
         public async Task<long> TakenAsync(long expected)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (FastPath.Taken < expected && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(10);
-            }
-
+            await SettledAsync(() => FastPath.Taken >= expected);
             return FastPath.Taken;
         }
 

@@ -155,14 +155,5 @@ public sealed class DataPlaneFrontTests : DataPlaneFastPathTests
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.True(condition());
-    }
+    private static async Task WaitUntilAsync(Func<bool> condition) => Assert.True(await SettledAsync(condition));
 }
