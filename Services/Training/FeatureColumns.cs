@@ -1,4 +1,5 @@
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 
 namespace Flywheel.Training;
 
@@ -6,7 +7,8 @@ namespace Flywheel.Training;
 /// Encodes feature values the one way training, ML.NET scoring and the ONNX inputs all see them:
 /// numbers and booleans as float (true 1, false 0, missing NaN), categories as text (missing as
 /// empty text). <see cref="View"/> builds a <see cref="ColumnarDataView"/> with one column per
-/// schema feature, named after it.
+/// schema feature, named after it; a PII category's column holds its buckets
+/// (<see cref="FeatureValues.PiiBucket"/>), so the model never sees the values.
 /// </summary>
 internal static class FeatureColumns
 {
@@ -37,7 +39,7 @@ internal static class FeatureColumns
         };
     }
 
-    /// <summary>A categorical feature's value; empty when missing.</summary>
+    /// <summary>A categorical feature's value as given; empty when missing.</summary>
     public static string Category(FeatureDefinition feature, IReadOnlyList<TrainingRow> rows, int index) =>
         Value(rows, index, feature) switch
         {
@@ -52,9 +54,10 @@ internal static class FeatureColumns
         {
             var codes = new int[rows.Count];
             var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+            var bucketed = FeatureValues.IsBucketed(feature);
             for (var i = 0; i < rows.Count; i++)
             {
-                var text = Category(feature, rows, i);
+                var text = FeatureValues.ToText(Category(feature, rows, i), bucketed);
                 codes[i] = text.Length == 0 ? -1
                     : vocabulary.TryGetValue(text, out var code) ? code
                     : vocabulary[text] = vocabulary.Count;

@@ -9,7 +9,9 @@ namespace Flywheel.Training;
 /// <para>Inputs: exactly one per feature, named as the feature (<see cref="InputName"/>), shape
 /// [N, 1] with N the batch size. Numeric and boolean features are <c>float</c> (true 1, false 0,
 /// NaN when missing); categorical features are <c>string</c> (empty when missing; a category unseen
-/// in training scores like a missing one, never an error). No label input.</para>
+/// in training scores like a missing one, never an error). A PII categorical feature's input is the
+/// bucket of its value (<see cref="FeatureValues.PiiBucket"/>), as it was in training, so the model
+/// holds no PII value. No label input.</para>
 /// <para>Outputs: regression <see cref="ScoreOutput"/> float [N, 1], the predicted value. Binary
 /// <see cref="PredictedLabelOutput"/> bool [N, 1] (true for the positive class),
 /// <see cref="ScoreOutput"/> float [N, 1] (the raw margin) and <see cref="ProbabilityOutput"/> float
@@ -18,7 +20,8 @@ namespace Flywheel.Training;
 /// <see cref="ClassesMetadata"/>).</para>
 /// <para>Custom metadata (ONNX <c>metadata_props</c>): <see cref="TaskMetadata"/> is binary,
 /// multiclass or regression; <see cref="ClassesMetadata"/> is a JSON array of class names in output
-/// order, negative then positive for binary models, empty for regression.</para>
+/// order, negative then positive for binary models, empty for regression; <see cref="PiiBucketsMetadata"/>,
+/// only where the schema has PII categorical features, is a JSON array of their names.</para>
 /// </summary>
 public static class OnnxContract
 {
@@ -28,6 +31,7 @@ public static class OnnxContract
 
     public const string TaskMetadata = OnnxModelContract.TaskMetadata;
     public const string ClassesMetadata = OnnxModelContract.ClassesMetadata;
+    public const string PiiBucketsMetadata = OnnxModelContract.PiiBucketsMetadata;
 
     internal const string ScoreColumn = "Score";
     internal const string ProbabilityColumn = "Probability";

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Training;
@@ -38,6 +39,9 @@ public static class OnnxParity
         using var session = new InferenceSession(onnx);
         CheckInputs(session, schema);
         var classes = Classes(session, schema);
+        // Bucketed as the model's metadata says, as a worker would: a model trained on buckets that
+        // did not say so would get the values and fail here.
+        var bucketed = OnnxModelContract.BucketedFeatures(session.ModelMetadata.CustomMetadataMap);
         string[] inputNames = [.. schema.Features.Select(f => OnnxContract.InputName(f.Name))];
         string[] outputNames = schema.Task switch
         {
@@ -52,7 +56,7 @@ public static class OnnxParity
         for (var start = 0; start < rows.Count; start += BatchSize)
         {
             var count = Math.Min(BatchSize, rows.Count - start);
-            var inputs = schema.Features.Select(f => Input(f, rows, start, count)).ToArray();
+            var inputs = schema.Features.Select(f => Input(f, bucketed.Contains(f.Name), rows, start, count)).ToArray();
             try
             {
                 using var results = session.Run(runOptions, inputNames, inputs, outputNames);
@@ -121,7 +125,7 @@ public static class OnnxParity
         return classes;
     }
 
-    private static OrtValue Input(FeatureDefinition feature, IReadOnlyList<TrainingRow> rows, int start, int count)
+    private static OrtValue Input(FeatureDefinition feature, bool bucketed, IReadOnlyList<TrainingRow> rows, int start, int count)
     {
         long[] shape = [count, 1];
         if (feature.Type == FeatureType.Categorical)
@@ -129,7 +133,7 @@ public static class OnnxParity
             var texts = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
             for (var i = 0; i < count; i++)
             {
-                texts.StringTensorSetElementAt(FeatureColumns.Category(feature, rows, start + i).AsSpan(), i);
+                texts.StringTensorSetElementAt(FeatureValues.ToText(FeatureColumns.Category(feature, rows, start + i), bucketed).AsSpan(), i);
             }
 
             return texts;

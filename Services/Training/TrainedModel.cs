@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -109,11 +110,17 @@ public sealed class TrainedModel : IDisposable
         using var stream = new MemoryStream();
         var outputs = OnnxContract.Outputs(Schema.Task);
         _ml.Model.ConvertToOnnx(_model, FeatureColumns.View(Schema, []), stream, [.. outputs.Select(o => o.Column)]);
-        return OnnxRewriter.Rewrite(stream.ToArray(), outputs.Select(o => o.Output).ToHashSet(StringComparer.Ordinal),
+        List<KeyValuePair<string, string>> metadata =
         [
             new(OnnxContract.TaskMetadata, Schema.Task.ToString().ToLowerInvariant()),
             new(OnnxContract.ClassesMetadata, JsonSerializer.Serialize(Classes)),
-        ]);
+        ];
+        if (Schema.Features.Where(FeatureValues.IsBucketed).Select(f => f.Name).ToArray() is { Length: > 0 } bucketed)
+        {
+            metadata.Add(new(OnnxContract.PiiBucketsMetadata, JsonSerializer.Serialize(bucketed)));
+        }
+
+        return OnnxRewriter.Rewrite(stream.ToArray(), outputs.Select(o => o.Output).ToHashSet(StringComparer.Ordinal), metadata);
     }
 
     /// <summary>The ML.NET model itself (a .zip ML.NET loads back), for serving it with ML.NET's own engines.</summary>

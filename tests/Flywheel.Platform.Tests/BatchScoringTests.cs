@@ -282,7 +282,7 @@ public sealed class BatchScoringTests(PlatformFixture fixture)
         return new TrainedVersion(model, lineage.GetProperty("snapshot_id").GetGuid(), lineage.GetProperty("rows").GetInt64(), onnx);
     }
 
-    private static async Task<JsonElement> WaitForJobAsync(HttpClient gateway, Guid jobId, Func<JsonElement, bool>? until = null, int poll = 200)
+    internal static async Task<JsonElement> WaitForJobAsync(HttpClient gateway, Guid jobId, Func<JsonElement, bool>? until = null, int poll = 200)
     {
         until ??= job => job.GetProperty("state").GetString() is "succeeded" or "failed";
         var deadline = DateTime.UtcNow + JobTimeout;

@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Flywheel.Core.Schema;
 
@@ -132,6 +135,47 @@ public static class FeatureValues
         string text => text,
         _ => throw new ArgumentException($"A {value.GetType().Name} is not a categorical feature value.", nameof(value)),
     };
+
+    /// <summary>
+    /// The string a model's input carries for a categorical value: <see cref="ToText(object?)"/>, or,
+    /// where the model takes the feature as buckets (<see cref="IsBucketed"/> when it is trained,
+    /// <see cref="OnnxModelContract.PiiBucketsMetadata"/> once it is exported), the value's bucket
+    /// (<see cref="PiiBucket"/>), so that no model learns, and no artifact holds, a PII value. Every
+    /// caller that trains or feeds a model (training, the parity check, the workers, batch scoring)
+    /// goes through here.
+    /// </summary>
+    public static string ToText(object? value, bool bucketed)
+    {
+        var text = ToText(value);
+        return bucketed && text.Length > 0 ? PiiBucket(text) : text;
+    }
+
+    /// <summary>Whether models take the feature's values as buckets (<see cref="PiiBucket"/>): PII categorical features.</summary>
+    public static bool IsBucketed(FeatureDefinition feature) => feature.Pii && feature.Type == FeatureType.Categorical;
+
+    /// <summary>How many buckets a PII categorical feature's values fall into.</summary>
+    public const int PiiBuckets = 1024;
+
+    /// <summary>
+    /// The bucket a PII categorical value falls into: <c>pii-</c> and, in four digits, the first four
+    /// bytes of the SHA-256 of its UTF-8, read as a big-endian unsigned integer, modulo
+    /// <see cref="PiiBuckets"/>. A model learns what a bucket's values have in common, never a value;
+    /// values that share a bucket are one category to it. Unkeyed, so anyone holding the artifact can
+    /// feed it (the model's <c>flywheel.pii_buckets</c> metadata names the features to bucket).
+    /// </summary>
+    public static string PiiBucket(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var length = Encoding.UTF8.GetMaxByteCount(value.Length);
+        var bytes = length <= 1024 ? stackalloc byte[length] : new byte[length];
+        var written = Encoding.UTF8.GetBytes(value, bytes);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(bytes[..written], hash);
+        var bucket = BinaryPrimitives.ReadUInt32BigEndian(hash) % PiiBuckets;
+        return BucketNames[bucket];
+    }
+
+    private static readonly string[] BucketNames = [.. Enumerable.Range(0, PiiBuckets).Select(b => "pii-" + b.ToString("D4", CultureInfo.InvariantCulture))];
 
     /// <summary>What a number past <see cref="FitsFloat"/> is told.</summary>
     public const string OutsideFloat = "is outside what a model's 32-bit float inputs hold (±3.4E+38).";

@@ -19,11 +19,12 @@ public sealed class LoadedVersion
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly FeatureDefinition[] _features;
+    private readonly bool[] _bucketed;
     private readonly BoundCallPool?[] _bound = new BoundCallPool?[MaxBoundRows + 1];
     private volatile bool _bindCalls;
     private int _leases = 1;
 
-    internal LoadedVersion(string model, int version, string sha256, ModelSchema schema, InferenceSession session, SessionOptions options, string provider, IReadOnlyList<string> classes)
+    internal LoadedVersion(string model, int version, string sha256, ModelSchema schema, InferenceSession session, SessionOptions options, string provider, IReadOnlyList<string> classes, IReadOnlySet<string> bucketed)
     {
         Model = model;
         Version = version;
@@ -34,6 +35,7 @@ public sealed class LoadedVersion
         Provider = provider;
         Classes = classes;
         _features = [.. schema.Features];
+        _bucketed = [.. _features.Select(f => bucketed.Contains(f.Name))];
         _inputNames = [.. _features.Select(f => OnnxModelContract.InputName(f.Name))];
         _outputNames = schema.Task switch
         {
@@ -178,7 +180,7 @@ public sealed class LoadedVersion
         var ok = false;
         try
         {
-            var scored = call.Score(Session, _run, _features, rows);
+            var scored = call.Score(Session, _run, _features, _bucketed, rows);
             ok = true;
             return scored;
         }
@@ -207,7 +209,7 @@ public sealed class LoadedVersion
                 {
                     var strings = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
                     inputs[j] = strings;
-                    SetTexts(strings, name, rows);
+                    SetTexts(strings, name, _bucketed[j], rows);
                 }
                 else
                 {
@@ -285,11 +287,11 @@ public sealed class LoadedVersion
         }
     }
 
-    private static void SetTexts(OrtValue strings, string feature, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+    private static void SetTexts(OrtValue strings, string feature, bool bucketed, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
     {
         for (var i = 0; i < rows.Count; i++)
         {
-            strings.StringTensorSetElementAt(FeatureValues.ToText(rows[i].GetValueOrDefault(feature)).AsSpan(), i);
+            strings.StringTensorSetElementAt(FeatureValues.ToText(rows[i].GetValueOrDefault(feature), bucketed).AsSpan(), i);
         }
     }
 
@@ -378,7 +380,7 @@ public sealed class LoadedVersion
             }
         }
 
-        public ScoredRow[] Score(InferenceSession session, RunOptions run, FeatureDefinition[] features, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
+        public ScoredRow[] Score(InferenceSession session, RunOptions run, FeatureDefinition[] features, bool[] bucketed, IReadOnlyList<IReadOnlyDictionary<string, object?>> rows)
         {
             var count = rows.Count;
             for (var j = 0; j < features.Length; j++)
@@ -390,7 +392,7 @@ public sealed class LoadedVersion
                 }
                 else
                 {
-                    SetTexts(_text[j]!, name, rows);
+                    SetTexts(_text[j]!, name, bucketed[j], rows);
                 }
             }
 

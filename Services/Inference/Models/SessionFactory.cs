@@ -99,7 +99,24 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
                 throw new InvalidOperationException($"A binary model must name two classes in '{OnnxModelContract.ClassesMetadata}'; this one names {classes.Length}.");
             }
 
-            loaded = new LoadedVersion(model, version, sha256, schema, session, sessionOptions, provider, classes);
+            // The model says which inputs it was trained on as buckets; it is fed as it was trained.
+            IReadOnlySet<string> bucketed;
+            try
+            {
+                bucketed = OnnxModelContract.BucketedFeatures(session.ModelMetadata.CustomMetadataMap);
+            }
+            catch (InvalidDataException error)
+            {
+                throw new InvalidOperationException(error.Message, error);
+            }
+
+            if (schema.Features.Where(f => FeatureValues.IsBucketed(f) && !bucketed.Contains(f.Name)).Select(f => f.Name).ToArray() is { Length: > 0 } raw)
+            {
+                // Trained before PII buckets: it takes the values, and serves as it was trained.
+                LogPiiValuesInModel(model, version, string.Join(", ", raw));
+            }
+
+            loaded = new LoadedVersion(model, version, sha256, schema, session, sessionOptions, provider, classes, bucketed);
         }
         catch
         {
@@ -206,6 +223,9 @@ public sealed partial class SessionFactory(IOptions<InferenceOptions> options, I
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model} v{Version} on {Provider} (sha256 {Sha256})")]
     private partial void LogLoaded(string model, int version, string provider, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Model} v{Version} was trained on the values of its PII feature(s) {Features}, before models took them as buckets: its artifact holds those values. It serves as trained; a version trained now does not hold them")]
+    private partial void LogPiiValuesInModel(string model, int version, string features);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Model} v{Version} builds its inputs and outputs for every call: {Reason}")]
     private partial void LogNotBound(string model, int version, string reason);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Flywheel.Core.Schema;
+using Flywheel.Core.Serving;
 using Flywheel.Training;
 using Microsoft.ML.OnnxRuntime;
 
@@ -21,6 +22,7 @@ public sealed class BatchScorer : IDisposable
     private readonly string[] _classes;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    private readonly IReadOnlySet<string> _bucketed;
     private readonly RunOptions _runOptions = new();
 
     public BatchScorer(byte[] onnx, ModelSchema schema)
@@ -34,6 +36,15 @@ public sealed class BatchScorer : IDisposable
         if (schema.Task != ModelTask.Regression && _classes.Length == 0)
         {
             throw new BatchScoringException($"the ONNX model does not name its classes in '{OnnxContract.ClassesMetadata}' metadata");
+        }
+
+        try
+        {
+            _bucketed = OnnxModelContract.BucketedFeatures(_session.ModelMetadata.CustomMetadataMap);
+        }
+        catch (InvalidDataException error)
+        {
+            throw new BatchScoringException(error.Message);
         }
 
         _inputNames = [.. schema.Features.Select(f => OnnxContract.InputName(f.Name))];
@@ -60,7 +71,7 @@ public sealed class BatchScorer : IDisposable
     /// <summary>The prediction columns of rows [start, start + count), one array per row.</summary>
     public string[][] Score(IReadOnlyList<TrainingRow> rows, int start, int count)
     {
-        var inputs = _schema.Features.Select(f => Input(f, rows, start, count)).ToArray();
+        var inputs = _schema.Features.Select(f => Input(f, _bucketed.Contains(f.Name), rows, start, count)).ToArray();
         try
         {
             using var results = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
@@ -124,7 +135,7 @@ public sealed class BatchScorer : IDisposable
 
     private static string Format(float value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-    private static OrtValue Input(FeatureDefinition feature, IReadOnlyList<TrainingRow> rows, int start, int count)
+    private static OrtValue Input(FeatureDefinition feature, bool bucketed, IReadOnlyList<TrainingRow> rows, int start, int count)
     {
         long[] shape = [count, 1];
         if (feature.Type == FeatureType.Categorical)
@@ -133,7 +144,7 @@ public sealed class BatchScorer : IDisposable
             for (var i = 0; i < count; i++)
             {
                 var text = rows[start + i].Features.TryGetValue(feature.Name, out var value) && value is string s ? s : "";
-                texts.StringTensorSetElementAt(text.AsSpan(), i);
+                texts.StringTensorSetElementAt(FeatureValues.ToText(text, bucketed).AsSpan(), i);
             }
 
             return texts;
